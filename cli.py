@@ -1,0 +1,444 @@
+"""eegavi command line: parse flags, build a frozen config, call one library function, print.
+
+Stage one (`synth`, `manifest`, `extract`, `cache`) lives in `pipeline/`; stage two (`train`,
+`eval`) in `fusion/`. Errors are one sentence and a non-zero exit (`--debug` shows tracebacks).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(help="eegavi: cache frozen video/audio/ECG/EEG features once, train EEG fusion models on them.",
+                  no_args_is_help=True, add_completion=False)
+synth_app = typer.Typer(help="Generate the bundled synthetic demo dataset.", no_args_is_help=True)
+manifest_app = typer.Typer(help="Check a manifest or build one from a dataset's own layout.", no_args_is_help=True)
+extract_app = typer.Typer(help="Stage one: run frozen extractors once and write the feature cache.", no_args_is_help=True)
+cache_app = typer.Typer(help="Inspect, verify and garbage-collect the feature cache.", no_args_is_help=True)
+train_app = typer.Typer(help="Stage two: train fusion models on the cached features.", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
+app.add_typer(manifest_app, name="manifest")
+app.add_typer(extract_app, name="extract")
+app.add_typer(cache_app, name="cache")
+app.add_typer(train_app, name="train")
+
+console = Console(stderr=True)
+out = Console()
+STATE = {"debug": False}
+
+ManifestOpt = typer.Option(Path("data_manifest.yaml"), "--manifest", "-m", help="Manifest YAML.")
+CacheOpt = typer.Option(None, "--cache", help="Cache store (default: the manifest's 'cache', else cache.zarr beside it).")
+JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary.")
+ConfigOpt = typer.Option(None, "--config", help="YAML with a section per extractor/trainer; flags override it.")
+SetOpt = typer.Option(None, "--set", help="Override any config field: --set KEY=VALUE (repeatable).")
+SchedulerOpt = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT); 'sync' runs inline; default: a local cluster.")
+WorkersOpt = typer.Option(2, "--workers", help="Threads of the local Dask cluster.")
+RecordingsOpt = typer.Option(None, "--recording", help="Only these recording ids (repeatable).")
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+    STATE["debug"] = debug
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(e: BaseException, code: int = 2) -> None:
+    if STATE["debug"]:
+        raise e
+    msg = str(e).strip() or type(e).__name__
+    console.print(f"[bold red]error:[/] {msg}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    """Run a command body; a PipelineError becomes one message and exit code 2."""
+    from pipeline.errors import PipelineError
+
+    try:
+        return fn()
+    except PipelineError as e:
+        _fail(e)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        raise typer.Exit(130)
+
+
+def _load_manifest(path: Path, check_files: bool = True):
+    from pipeline.manifest import load_manifest
+
+    return load_manifest(path, check_files=check_files)
+
+
+def _cache_location(manifest_path: Path, cache: Optional[str]) -> str:
+    if cache:
+        return cache
+    try:
+        return str(_load_manifest(manifest_path, check_files=False).cache)
+    except Exception:
+        return str(manifest_path.parent / "cache.zarr")
+
+
+def _read_config_file(path: Optional[Path], section: str) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from pipeline.errors import ConfigError
+
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found. Fix --config.")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (eeg:, video:, train:, ...).")
+    sec = data.get(section, {}) or {}
+    if not isinstance(sec, dict):
+        raise ConfigError(f"{path}: section '{section}' must be a mapping of config keys.")
+    return sec
+
+
+def _command_line() -> str:
+    return "cli " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+# ------------------------------------------------------------------------------------ synth
+@synth_app.command("demo")
+def synth_demo(out_dir: Path = typer.Option(Path("data/demo"), "--out", help="Output folder."),
+               subjects: int = typer.Option(6, help="Number of subjects."),
+               trials: int = typer.Option(4, help="Trials per subject."),
+               duration_s: float = typer.Option(20.0, "--duration-s", help="Seconds per trial."),
+               seed: int = typer.Option(0, help="Random seed (same seed, same files).")) -> None:
+    """Write the deterministic demo dataset (EDF, MP4, WAV) and its data_manifest.yaml."""
+    def body() -> None:
+        from pipeline.synth import generate_demo
+
+        t0 = time.perf_counter()
+        with console.status(f"writing demo dataset to {out_dir} ..."):
+            manifest = generate_demo(out_dir, subjects=subjects, trials=trials, duration_s=duration_s, seed=seed)
+        out.print(f"demo dataset: {subjects} subjects x {trials} trials x {duration_s:g} s -> {manifest} "
+                  f"({time.perf_counter() - t0:.1f} s)")
+    _guard(body)
+
+
+# ------------------------------------------------------------------------------------ manifest
+@manifest_app.command("check")
+def manifest_check(manifest: Path = ManifestOpt, as_json: bool = JsonOpt) -> None:
+    """Validate a manifest and report every problem at once."""
+    from pipeline.errors import ManifestError
+
+    try:
+        m = _load_manifest(manifest)
+    except ManifestError as e:
+        if as_json:
+            out.print_json(json.dumps({"ok": False, "problems": e.problems}))
+        else:
+            console.print(f"[bold red]{e.source}: {len(e.problems)} problem(s)[/]")
+            for p in e.problems:
+                console.print(f"  - {p}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    kinds: dict[str, int] = {}
+    for r in m.recordings:
+        for s in r.streams.values():
+            kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    summary = {"ok": True, "recordings": len(m.recordings), "subjects": len(m.subjects()), "streams": kinds,
+               "cache": str(m.cache)}
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        out.print(f"{manifest}: OK, {summary['recordings']} recordings, {summary['subjects']} subjects, streams {kinds}")
+
+
+@manifest_app.command("from")
+def manifest_from(dataset: str = typer.Argument(..., help="deap | dreamer | amigos | mahnob | bids"),
+                  root: Path = typer.Argument(..., help="The dataset's root folder as downloaded."),
+                  output: Path = typer.Option(Path("data_manifest.yaml"), "-o", "--output", help="Manifest to write."),
+                  as_json: bool = JsonOpt) -> None:
+    """Build a manifest from a public dataset's own layout."""
+    def body() -> None:
+        try:
+            from pipeline.adapters import build_manifest
+        except ModuleNotFoundError:
+            from pipeline.errors import PipelineError
+            raise PipelineError("dataset adapters are not built yet (issue 7).") from None
+        report = build_manifest(dataset, root, output)
+        if as_json:
+            out.print_json(json.dumps(report.to_dict()))
+        else:
+            out.print(f"wrote {output}: {report.recordings} recordings; {len(report.skipped)} skipped")
+            for s in report.skipped:
+                console.print(f"  - skipped: {s}", highlight=False, soft_wrap=True)
+        if report.skipped:
+            raise typer.Exit(1)
+    _guard(body)
+
+
+# ------------------------------------------------------------------------------------ extract
+def _run_extraction(name: str, manifest_path: Path, cache: Optional[str], config: Any, scheduler: Optional[str],
+                    workers: int, recordings: Optional[list[str]], as_json: bool) -> int:
+    from pipeline.run import RunOptions, extract
+
+    m = _load_manifest(manifest_path)
+    opts = RunOptions(cache=cache or str(m.cache), scheduler=scheduler, workers=workers,
+                      recordings=tuple(recordings) if recordings else None, command=_command_line())
+    columns = [TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    t0 = time.perf_counter()
+    with Progress(*columns, console=console, transient=False, disable=as_json) as bar:
+        task = bar.add_task(name, total=None, rate="")
+
+        def progress(done: int, total: int, res: dict) -> None:
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, completed=done, total=total, rate=f"{rate:.2f} rec/s")
+        summary = extract(m, name, config, opts, progress=progress)
+    if as_json:
+        out.print_json(json.dumps({k: v for k, v in summary.to_dict().items() if k != "failures"}
+                                  | {"failures": [{k: v for k, v in f.items() if k != "traceback"} for f in summary.failures]}))
+    else:
+        out.print(f"{name}: {summary.done} extracted, {summary.skipped} cached, {summary.failed} failed "
+                  f"in {summary.seconds:.1f} s -> {summary.group}")
+        for f in summary.failures:
+            console.print(f"  [red]failed[/] {f['recording']}/{f['stream']}: {f['message']}", highlight=False, soft_wrap=True)
+        if summary.failure_log:
+            console.print(f"  failure log: {summary.failure_log}")
+    return 1 if summary.failed else 0
+
+
+def _extract_command(name: str, section: str, manifest: Path, cache: Optional[str], config_file: Optional[Path],
+                     flags: dict[str, Any], sets: Optional[list[str]], scheduler: Optional[str], workers: int,
+                     recordings: Optional[list[str]], as_json: bool) -> None:
+    def body() -> int:
+        from pipeline.config_layers import layer_config, parse_set_options
+        from pipeline.extractors.base import get_extractor
+
+        cls = get_extractor(name)
+        cfg = layer_config(cls.config_type, _read_config_file(config_file, section), flags, parse_set_options(sets))
+        return _run_extraction(name, manifest, cache, cfg, scheduler, workers, recordings, as_json)
+    code = _guard(body)
+    if code:
+        raise typer.Exit(code)
+
+
+@extract_app.command("eeg")
+def extract_eeg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                sfreq: Optional[float] = typer.Option(None, help="Target rate in Hz (default 128)."),
+                l_freq: Optional[float] = typer.Option(None, "--l-freq", help="High-pass edge in Hz (default 0.5)."),
+                h_freq: Optional[float] = typer.Option(None, "--h-freq", help="Low-pass edge in Hz (default 45)."),
+                notch: Optional[str] = typer.Option(None, help="Notch frequencies, comma-separated (default 50)."),
+                reference: Optional[str] = typer.Option(None, help="'average', 'none' or a channel name."),
+                nan_policy: Optional[str] = typer.Option(None, "--nan-policy", help="interpolate | reject"),
+                flat_policy: Optional[str] = typer.Option(None, "--flat-policy", help="reject | keep"),
+                min_duration_s: Optional[float] = typer.Option(None, "--min-duration-s", help="Shortest usable recording."),
+                config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
+                recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
+    """Preprocess EEG with MNE (filter, notch, re-reference, resample) into the cache."""
+    flags = {"sfreq": sfreq, "l_freq": l_freq, "h_freq": h_freq, "notch_hz": notch, "reference": reference,
+             "nan_policy": nan_policy, "flat_policy": flat_policy, "min_duration_s": min_duration_s}
+    _extract_command("eeg", "eeg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
+
+
+@extract_app.command("ecg")
+def extract_ecg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                method: Optional[str] = typer.Option(None, help="NeuroKit2 R-peak method (default pantompkins1985)."),
+                config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
+                recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
+    """Detect R-peaks (Pan-Tompkins) and cut heartbeat-centred windows into the cache."""
+    _extract_command("ecg", "ecg", manifest, cache, config, {"method": method}, set_, scheduler, workers, recording, as_json)
+
+
+@extract_app.command("audio")
+def extract_audio(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                  extractor: str = typer.Option("audio", "--extractor", help="audio (built-in) | egemaps (needs opensmile)."),
+                  hop_s: Optional[float] = typer.Option(None, "--hop-s", help="Frame hop in seconds (default 0.01)."),
+                  config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                  scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
+                  recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
+    """Compute paralinguistic frame features (pitch, energy, prosody) into the cache."""
+    _extract_command(extractor, "audio", manifest, cache, config, {"hop_s": hop_s}, set_, scheduler, workers,
+                     recording, as_json)
+
+
+@extract_app.command("video")
+def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                  encoder: str = typer.Option("vivit", "--encoder", help="vivit | clip | timesformer"),
+                  weights: Optional[str] = typer.Option(None, "--weights", help="Local path or hub id in the local HF cache."),
+                  random_init: Optional[bool] = typer.Option(None, "--random-init/--pretrained", help="Random weights (demo, speed tests)."),
+                  size: Optional[str] = typer.Option(None, "--size", help="With --random-init: tiny (default) | base."),
+                  batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Clips per forward pass."),
+                  device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
+                  segment_s: Optional[float] = typer.Option(None, "--segment-s", help="Segment length in seconds (default 2)."),
+                  frames: Optional[int] = typer.Option(None, "--frames", help="Frames sampled per segment (default: the encoder's)."),
+                  keep_tokens: Optional[int] = typer.Option(None, "--keep-tokens", help="Keep K evenly spaced time tokens."),
+                  project_dim: Optional[int] = typer.Option(None, "--project-dim", help="Fixed orthogonal projection to this width."),
+                  config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                  scheduler: Optional[str] = SchedulerOpt, workers: int = typer.Option(1, "--workers", help="Local threads (the model is shared)."),
+                  recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
+    """Encode face video with a frozen transformers encoder and compact its tokens into the cache."""
+    flags = {"weights": weights, "random_init": random_init, "size": size, "batch_size": batch_size,
+             "device": device, "segment_s": segment_s, "frames": frames, "keep_tokens": keep_tokens,
+             "project_dim": project_dim}
+    _extract_command(encoder, "video", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
+
+
+@extract_app.command("all")
+def extract_all(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                encoder: str = typer.Option("vivit", "--encoder", help="Video encoder."),
+                random_init: bool = typer.Option(False, "--random-init", help="Random video weights (demo)."),
+                config: Optional[Path] = ConfigOpt, scheduler: Optional[str] = SchedulerOpt,
+                workers: int = WorkersOpt, as_json: bool = JsonOpt) -> None:
+    """Run every extractor whose modality the manifest has (eeg, ecg, audio, video)."""
+    def body() -> int:
+        from pipeline.config_layers import layer_config
+        from pipeline.extractors.base import get_extractor
+
+        m = _load_manifest(manifest)
+        kinds = {s.kind for r in m.recordings for s in r.streams.values()}
+        worst = 0
+        for kind, name, flags in (("eeg", "eeg", {}), ("ecg", "ecg", {}), ("audio", "audio", {}),
+                                  ("video", encoder, {"random_init": random_init or None})):
+            if kind not in kinds:
+                continue
+            cfg = layer_config(get_extractor(name).config_type, _read_config_file(config, kind), flags)
+            worst = max(worst, _run_extraction(name, manifest, cache, cfg, scheduler, workers, None, as_json))
+        return worst
+    code = _guard(body)
+    if code:
+        raise typer.Exit(code)
+
+
+# ------------------------------------------------------------------------------------ cache
+def _expected_counts(manifest_path: Path) -> dict[str, int]:
+    try:
+        m = _load_manifest(manifest_path, check_files=False)
+    except Exception:
+        return {}
+    counts: dict[str, int] = {}
+    for r in m.recordings:
+        for s in r.streams.values():
+            counts[s.kind] = counts.get(s.kind, 0) + 1
+    return counts
+
+
+@cache_app.command("ls")
+def cache_ls(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
+    """List cache groups: coverage, size, age, random-init flag, token compaction."""
+    def body() -> None:
+        from pipeline.cache import FeatureCache
+        from pipeline.run import current_groups
+
+        location = _cache_location(manifest, cache)
+        fc = FeatureCache(location)
+        expected = _expected_counts(manifest)
+        current = {p for d in current_groups(fc).values() for p in d.values()}
+        rows = []
+        for g in fc.groups():
+            done = len(fc.complete_entries(g.path))
+            rows.append({"group": g.path, "modality": g.modality, "extractor": g.extractor, "fingerprint": g.fingerprint,
+                         "config": g.identity.get("config"), "random_init": g.random_init,
+                         "complete": done, "expected": expected.get(g.modality, g.attrs.get("expected", 0)),
+                         "bytes": fc.size_bytes(g.path), "created": g.attrs.get("created"), "current": g.path in current,
+                         "tokens": (g.attrs.get("describe") or {}).get("tokens")})
+        if as_json:
+            for r in rows:
+                out.print(json.dumps(r), soft_wrap=True, highlight=False)
+            return
+        if not rows:
+            out.print(f"{location}: empty (run `cli extract all`)")
+            return
+        table = Table(title=str(location))
+        for col in ("group", "coverage", "size", "created", "current", "random", "tokens"):
+            table.add_column(col)
+        for r in rows:
+            tok = r["tokens"]
+            table.add_row(r["group"], f"{r['complete']}/{r['expected']}", f"{r['bytes'] / 1e6:.2f} MB", str(r["created"]),
+                          "yes" if r["current"] else "no", "yes" if r["random_init"] else "no",
+                          f"{tok.get('before')} -> {tok.get('after')}" if isinstance(tok, dict) else "")
+        out.print(table)
+    _guard(body)
+
+
+@cache_app.command("verify")
+def cache_verify(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
+    """Re-read every complete entry and compare its stored checksums."""
+    def body() -> int:
+        from pipeline.cache import FeatureCache
+
+        fc = FeatureCache(_cache_location(manifest, cache))
+        report = {}
+        for g in fc.groups():
+            report[g.path] = {"entries": len(fc.complete_entries(g.path)), "problems": fc.verify(g.path)}
+        bad = sum(len(v["problems"]) for v in report.values())
+        if as_json:
+            out.print_json(json.dumps({"ok": bad == 0, "groups": report}))
+        else:
+            for path, v in report.items():
+                status = "[green]ok[/]" if not v["problems"] else f"[red]{len(v['problems'])} problem(s)[/]"
+                out.print(f"{path}: {v['entries']} entries {status}")
+                for p in v["problems"]:
+                    console.print(f"  - {p}", highlight=False, soft_wrap=True)
+        return 1 if bad else 0
+    code = _guard(body)
+    if code:
+        raise typer.Exit(code)
+
+
+@cache_app.command("gc")
+def cache_gc(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+             dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
+             as_json: bool = JsonOpt) -> None:
+    """Remove groups that no current configuration uses (superseded by a later extraction)."""
+    def body() -> None:
+        from pipeline.cache import FeatureCache
+        from pipeline.run import current_groups
+
+        fc = FeatureCache(_cache_location(manifest, cache))
+        keep = {p for d in current_groups(fc).values() for p in d.values()}
+        doomed = [g for g in fc.groups() if g.path not in keep]
+        freed = 0
+        for g in doomed:
+            freed += fc.size_bytes(g.path)
+            if not dry_run:
+                fc.remove_group(g.path)
+        if as_json:
+            out.print_json(json.dumps({"removed": [g.path for g in doomed], "dry_run": dry_run, "bytes": freed}))
+        else:
+            verb = "would remove" if dry_run else "removed"
+            for g in doomed:
+                out.print(f"{verb} {g.path}")
+            out.print(f"{verb} {len(doomed)} group(s), {freed / 1e6:.2f} MB; kept {len(keep)}")
+    _guard(body)
+
+
+# ------------------------------------------------------------------------------------ train / eval
+@train_app.command("fusion")
+def train_fusion(ctx: typer.Context,
+                 manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                 config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                 as_json: bool = JsonOpt) -> None:
+    """Train the EEG branch + gated cross-attention fusion on cached features."""
+    def body() -> None:
+        try:
+            from fusion.train import train  # noqa: F401
+        except ModuleNotFoundError:
+            from pipeline.errors import PipelineError
+            raise PipelineError("the fusion trainer is not built yet (issue 6).") from None
+    _guard(body)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console entry point; tests call ``main([...])``."""
+    app(args=argv, prog_name="cli")
+
+
+if __name__ == "__main__":
+    main()

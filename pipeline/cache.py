@@ -1,0 +1,278 @@
+"""The Zarr v3 feature cache: one group per extractor fingerprint, one entry per recording stream.
+
+Layout::
+
+    <store>/<modality>/<extractor>-<fingerprint>/          group attrs: identity, random_init, created, ...
+        <recording_id>/<stream>/                            one entry
+            times_s, <array>, ...                           arrays, axis 0 = items
+            attrs["eegavi_entry"] = {"complete": true, ...} completion mark, written LAST
+
+An entry is created with ``complete: false``, its arrays are written, and only then is the mark
+set (Zarr's local store writes each metadata file atomically). Readers treat an entry without the
+mark, or whose metadata cannot be read, as absent; so a crash at any moment leaves either a
+complete entry or none. Stage one writes through ``write_entry``; stage two reads through
+``read_entry``; both share only this module (and the manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from pipeline.errors import CacheError
+from pipeline.extractors.base import FeatureArrays
+
+_log = logging.getLogger(__name__)
+
+GROUP_KEY = "eegavi_group"
+ENTRY_KEY = "eegavi_entry"
+TARGET_CHUNK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """One extractor instance's group: where it is and everything that produced it."""
+
+    path: str
+    modality: str
+    extractor: str
+    fingerprint: str
+    identity: dict[str, Any] = field(hash=False, compare=False)
+    attrs: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def random_init(self) -> bool:
+        return bool(self.attrs.get("random_init", False))
+
+
+def array_checksum(arr: np.ndarray) -> str:
+    """sha256 over dtype, shape and bytes: what ``verify`` recomputes from the stored chunks."""
+    h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
+    h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _chunks_for(arr: np.ndarray) -> tuple[int, ...]:
+    """Chunk along axis 0 only, about TARGET_CHUNK_BYTES each, so time slices read few chunks."""
+    row_bytes = max(1, int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize)
+    rows = max(1, min(arr.shape[0], TARGET_CHUNK_BYTES // row_bytes))
+    return (rows,) + tuple(arr.shape[1:])
+
+
+class FeatureCache:
+    """A Zarr v3 store (a local folder, or any fsspec URL) holding feature groups."""
+
+    def __init__(self, location: str | Path) -> None:
+        self.location = str(location)
+        self.is_local = "://" not in self.location
+        self._root: zarr.Group | None = None
+
+    # ------------------------------------------------------------------ store access
+    def _open_root(self, create: bool) -> zarr.Group | None:
+        if self._root is not None:
+            return self._root
+        if self.is_local and not create and not Path(self.location).exists():
+            return None
+        try:
+            try:
+                self._root = zarr.open_group(self.location, mode="a" if create else "r+", zarr_format=3)
+            except (PermissionError, ValueError):  # read-only storage: readers still work
+                if create:
+                    raise
+                self._root = zarr.open_group(self.location, mode="r", zarr_format=3)
+        except FileNotFoundError:
+            return None
+        except Exception as e:
+            raise CacheError(f"{self.location}: cannot open as a Zarr v3 store ({type(e).__name__}: {e}). "
+                             "Point --cache at a cache folder or a new path.") from e
+        return self._root
+
+    def _root_or_raise(self) -> zarr.Group:
+        root = self._open_root(create=False)
+        if root is None:
+            raise CacheError(f"{self.location}: no cache here yet. Build it with `cli extract all`.")
+        return root
+
+    def exists(self) -> bool:
+        return self._open_root(create=False) is not None
+
+    # ------------------------------------------------------------------ groups
+    def create_group(self, modality: str, extractor: str, identity: dict[str, Any],
+                     attrs: dict[str, Any]) -> GroupInfo:
+        """Create (or reopen) the group for one extractor fingerprint and record its identity."""
+        from pipeline.fingerprint import fingerprint
+
+        missing = {"extractor", "version", "config", "weights", "libraries"} - set(identity)
+        if missing:
+            raise CacheError(f"group identity lacks {sorted(missing)}")
+        fp = fingerprint(identity)
+        path = f"{modality}/{extractor}-{fp}"
+        root = self._open_root(create=True)
+        grp = root.require_group(path)
+        existing = grp.attrs.get(GROUP_KEY)
+        if existing is None:
+            meta = {"modality": modality, "extractor": extractor, "fingerprint": fp, "identity": identity,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **attrs}
+            grp.attrs[GROUP_KEY] = meta
+        else:
+            meta = {**existing, **{k: v for k, v in attrs.items() if k not in ("created",)}}
+            if meta != existing:
+                grp.attrs[GROUP_KEY] = meta
+        return self._info(path, meta)
+
+    @staticmethod
+    def _info(path: str, meta: dict[str, Any]) -> GroupInfo:
+        attrs = {k: v for k, v in meta.items() if k not in ("modality", "extractor", "fingerprint", "identity")}
+        return GroupInfo(path=path, modality=meta["modality"], extractor=meta["extractor"],
+                         fingerprint=meta["fingerprint"], identity=meta["identity"], attrs=attrs)
+
+    def group(self, path: str) -> GroupInfo:
+        root = self._root_or_raise()
+        try:
+            meta = root[path].attrs[GROUP_KEY]
+        except KeyError:
+            raise CacheError(f"{self.location}: group '{path}' not found. Run `cli cache ls` to see what exists.") from None
+        return self._info(path, dict(meta))
+
+    def groups(self, modality: str | None = None) -> list[GroupInfo]:
+        """Every extractor group in the store (optionally of one modality), newest first."""
+        root = self._open_root(create=False)
+        if root is None:
+            return []
+        out: list[GroupInfo] = []
+        for mod_name, mod_group in sorted(root.groups()):
+            if modality is not None and mod_name != modality:
+                continue
+            for name, grp in sorted(mod_group.groups()):
+                meta = grp.attrs.get(GROUP_KEY)
+                if meta is not None:
+                    out.append(self._info(f"{mod_name}/{name}", dict(meta)))
+        out.sort(key=lambda g: g.attrs.get("created", ""), reverse=True)
+        return out
+
+    def update_group_attrs(self, path: str, **attrs: Any) -> None:
+        grp = self._root_or_raise()[path]
+        grp.attrs[GROUP_KEY] = {**grp.attrs[GROUP_KEY], **attrs}
+
+    def remove_group(self, path: str) -> None:
+        root = self._root_or_raise()
+        if path in root:
+            del root[path]
+
+    # ------------------------------------------------------------------ entries
+    def _entry_group(self, group_path: str, recording_id: str, stream: str) -> zarr.Group | None:
+        root = self._open_root(create=False)
+        if root is None:
+            return None
+        try:
+            return zarr.open_group(root.store, path=f"{group_path}/{recording_id}/{stream}", mode="r")
+        except Exception:  # absent, or metadata torn by a crash: both mean "no entry"
+            return None
+
+    def entry_mark(self, group_path: str, recording_id: str, stream: str) -> dict[str, Any] | None:
+        """The completion mark of an entry, or None when the entry is absent or incomplete."""
+        grp = self._entry_group(group_path, recording_id, stream)
+        if grp is None:
+            return None
+        mark = grp.attrs.get(ENTRY_KEY)
+        return dict(mark) if mark and mark.get("complete") else None
+
+    def complete_entries(self, group_path: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """(recording_id, stream) -> completion mark, for every complete entry of a group."""
+        root = self._open_root(create=False)
+        if root is None or group_path not in root:
+            return {}
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for rec_id, rec_group in root[group_path].groups():
+            for stream, entry in rec_group.groups():
+                try:
+                    mark = entry.attrs.get(ENTRY_KEY)
+                except Exception:
+                    continue
+                if mark and mark.get("complete"):
+                    out[(rec_id, stream)] = dict(mark)
+        return out
+
+    def write_entry(self, group_path: str, recording_id: str, stream: str, feats: FeatureArrays,
+                    input_hash: str, extra: dict[str, Any] | None = None) -> None:
+        """Write one entry: clear any old one, write arrays, then set the completion mark last."""
+        root = self._open_root(create=True)
+        key = f"{group_path}/{recording_id}/{stream}"
+        if key in root:
+            del root[key]
+        grp = root.require_group(key)
+        grp.attrs[ENTRY_KEY] = {"complete": False}
+        arrays = {"times_s": np.asarray(feats.times_s, dtype=np.float64), **feats.arrays}
+        checksums: dict[str, str] = {}
+        shapes: dict[str, list[int]] = {}
+        for name, arr in arrays.items():
+            arr = np.ascontiguousarray(arr)
+            if arr.dtype == object:
+                raise CacheError(f"entry {key}: array '{name}' has dtype object; use numeric arrays.")
+            zarr_arr = grp.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=_chunks_for(arr))
+            if arr.size:
+                zarr_arr[...] = arr
+            checksums[name] = array_checksum(arr)
+            shapes[name] = list(arr.shape)
+        grp.attrs[ENTRY_KEY] = {"complete": True, "input_hash": input_hash, "checksums": checksums,
+                                "shapes": shapes, "attrs": feats.attrs, "n_items": int(len(feats.times_s)),
+                                "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {})}
+
+    def read_entry(self, group_path: str, recording_id: str, stream: str) -> FeatureArrays:
+        """Read one complete entry; an absent or incomplete entry is a CacheError."""
+        grp = self._entry_group(group_path, recording_id, stream)
+        mark = grp.attrs.get(ENTRY_KEY) if grp is not None else None
+        if not mark or not mark.get("complete"):
+            raise CacheError(f"{self.location}: entry '{group_path}/{recording_id}/{stream}' is missing or "
+                             "incomplete. Rebuild it with `cli extract`.")
+        arrays = {name: grp[name][...] for name in mark["checksums"]}
+        times = arrays.pop("times_s")
+        return FeatureArrays(times_s=times, arrays=arrays, attrs=dict(mark.get("attrs", {})))
+
+    def delete_entry(self, group_path: str, recording_id: str, stream: str) -> None:
+        root = self._open_root(create=False)
+        key = f"{group_path}/{recording_id}/{stream}"
+        if root is not None and key in root:
+            del root[key]
+
+    # ------------------------------------------------------------------ integrity and size
+    def verify(self, group_path: str) -> list[str]:
+        """Re-read every complete entry of a group and compare checksums; return problems found."""
+        problems: list[str] = []
+        root = self._root_or_raise()
+        for (rec_id, stream), mark in sorted(self.complete_entries(group_path).items()):
+            entry = root[f"{group_path}/{rec_id}/{stream}"]
+            for name, expected in mark.get("checksums", {}).items():
+                where = f"{group_path}/{rec_id}/{stream}/{name}"
+                try:
+                    got = array_checksum(entry[name][...])
+                except Exception as e:
+                    problems.append(f"{where}: unreadable ({type(e).__name__}: {e}). Delete the entry and re-extract.")
+                    continue
+                if got != expected:
+                    problems.append(f"{where}: checksum mismatch (stored data changed). Re-extract this recording.")
+        return problems
+
+    def size_bytes(self, group_path: str) -> int:
+        """Bytes on disk of one group (local stores; fsspec stores use ``du``)."""
+        if self.is_local:
+            base = Path(self.location) / group_path
+            return sum(p.stat().st_size for p in base.rglob("*") if p.is_file())
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(self.location)
+        return int(fs.du(f"{path.rstrip('/')}/{group_path}"))
+
+    def wipe(self) -> None:
+        """Delete the whole store (tests and benchmarks only)."""
+        if self.is_local and Path(self.location).exists():
+            shutil.rmtree(self.location)
+        self._root = None

@@ -1,0 +1,119 @@
+"""The extractor contract and its registry.
+
+An extractor turns one stream of one recording into time-indexed arrays. It knows nothing of the
+cache, fingerprints, parallelism or failure logs: the runner (``pipeline.run``) owns those. Adding
+an extractor means one module, one ``@register_extractor`` class and one frozen config dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from pipeline.errors import ConfigError
+from pipeline.manifest import Recording, Stream
+
+
+@dataclass(frozen=True)
+class FeatureArrays:
+    """What an extractor returns for one stream of one recording.
+
+    ``arrays`` maps names to numpy arrays whose axis 0 is the item axis (samples, frames, segments,
+    beats). ``times_s`` is aligned with axis 0 and is on the recording's clock (seconds, 0 = trial
+    start, the stream's ``offset_s`` already applied): shape ``(N,)`` for points/samples or
+    ``(N, 2)`` for ``[start, end)`` intervals. ``attrs`` holds JSON-able per-entry facts (sampling
+    rate, channel names, HRV summary, the reason a result is empty, ...).
+    """
+
+    times_s: np.ndarray
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.times_s)
+        if self.times_s.ndim not in (1, 2) or (self.times_s.ndim == 2 and self.times_s.shape[1] != 2):
+            raise ValueError(f"times_s must have shape (N,) or (N, 2), got {self.times_s.shape}")
+        for name, arr in self.arrays.items():
+            if name == "times_s":
+                raise ValueError("'times_s' is reserved; pass it as FeatureArrays.times_s")
+            if arr.ndim == 0 or arr.shape[0] != n:
+                raise ValueError(f"array '{name}' has shape {arr.shape}; axis 0 must match times_s ({n})")
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """One frozen feature extractor. Instances are built from their config by the runner."""
+
+    name: ClassVar[str]          # registry key, e.g. "eeg", "vivit"; also the cache group prefix
+    modality: ClassVar[str]      # manifest stream kind it reads: eeg | ecg | video | audio
+    version: ClassVar[str]       # bump whenever the numbers it writes change
+    config_type: ClassVar[type]  # a frozen dataclass; its asdict() goes into the fingerprint
+    libraries: ClassVar[tuple[str, ...]]  # distributions whose versions change the numbers
+
+    config: Any
+
+    def weights_identity(self) -> dict[str, Any]:
+        """Identity of model weights ({} when none): hub id + revision or file hashes, random_init."""
+        ...
+
+    def extract(self, recording: Recording, stream: Stream) -> FeatureArrays:
+        """Compute features for one stream of one recording. Raise ExtractionError on bad input."""
+        ...
+
+
+class BaseExtractor:
+    """Convenience base: stores the config and has no weights."""
+
+    name: ClassVar[str] = ""
+    modality: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    config_type: ClassVar[type] = object
+    libraries: ClassVar[tuple[str, ...]] = ("numpy",)
+
+    def __init__(self, config: Any = None) -> None:
+        if config is None:
+            config = self.config_type()
+        if not isinstance(config, self.config_type):
+            raise ConfigError(f"extractor '{self.name}' expects a {self.config_type.__name__}, got {type(config).__name__}")
+        self.config = config
+
+    def weights_identity(self) -> dict[str, Any]:
+        return {}
+
+    def extract(self, recording: Recording, stream: Stream) -> FeatureArrays:  # pragma: no cover
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register_extractor(cls: type) -> type:
+    """Class decorator: add an extractor to the registry; duplicate names are an error."""
+    if not getattr(cls, "name", ""):
+        raise ConfigError(f"{cls.__name__} has no 'name'")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ConfigError(f"extractor name '{cls.name}' is already registered by {_REGISTRY[cls.name].__name__}")
+    if not dataclasses.is_dataclass(cls.config_type):
+        raise ConfigError(f"{cls.__name__}.config_type must be a frozen dataclass")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_extractor(name: str) -> type:
+    """The extractor class registered under ``name``; raises with the known names otherwise."""
+    import pipeline.extractors  # noqa: F401  (registers the built-in extractors)
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown extractor '{name}'. Known extractors: {', '.join(sorted(_REGISTRY))}.") from None
+
+
+def registered_extractors() -> dict[str, type]:
+    """All registered extractors by name."""
+    import pipeline.extractors  # noqa: F401
+
+    return dict(_REGISTRY)

@@ -1,0 +1,275 @@
+"""The one runner for every extractor: plan, skip what is cached, map over Dask, log failures.
+
+The extractor only maps a recording stream to arrays. The runner owns the rest: the group
+fingerprint, resume (complete entries whose input hash still matches are skipped), parallelism
+(Dask: an in-process local cluster by default, a ``distributed`` scheduler when given an address),
+the failure log, and the summary whose ``failed`` count becomes the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.cache import FeatureCache, GroupInfo
+from pipeline.errors import ExtractionError, PipelineError
+from pipeline.extractors.base import get_extractor
+from pipeline.fingerprint import InputHasher, canonical_json, fingerprint, group_identity
+from pipeline.manifest import Manifest, Recording, Stream
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run an extraction (not what to compute: that is the extractor's config)."""
+
+    cache: str
+    scheduler: str | None = None      # None: local in-process cluster; "sync": no Dask; else tcp://HOST:PORT
+    workers: int = 2                  # local threads
+    recordings: tuple[str, ...] | None = None
+    command: str = ""                 # the CLI command that built the group, shown when it is missing
+
+
+@dataclass
+class ExtractSummary:
+    """What one extraction did; ``failed > 0`` means a non-zero exit."""
+
+    extractor: str
+    group: str
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    failure_log: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Task:
+    recording: Recording
+    stream: Stream
+    input_hash: str
+
+
+ProgressFn = Callable[[int, int, dict[str, Any]], None]
+
+
+def failure_log_path(cache_location: str) -> Path:
+    """The failure log sits next to the cache: ``cache.zarr`` -> ``cache.failures.jsonl``."""
+    p = Path(cache_location)
+    return p.with_name(p.name.removesuffix(".zarr") + ".failures.jsonl")
+
+
+def _hash_memo_path(cache_location: str) -> Path | None:
+    if "://" in cache_location:
+        return None
+    p = Path(cache_location)
+    return p.with_name("." + p.name + ".input-hashes.json")
+
+
+def input_files(stream: Stream) -> list[Path]:
+    """Every file a stream's numbers depend on (a WFDB record is a header and a data file)."""
+    if stream.format == "wfdb":
+        base = stream.path.with_suffix("")
+        return [p for p in (base.with_suffix(".hea"), base.with_suffix(".dat")) if p.exists()] or [base.with_suffix(".hea")]
+    if stream.format == "set":
+        fdt = stream.path.with_suffix(".fdt")
+        return [stream.path] + ([fdt] if fdt.exists() else [])
+    return [stream.path]
+
+
+def build_extractor(name: str, config: Any = None):
+    """Instantiate a registered extractor (cheap: models load lazily on first extract)."""
+    cls = get_extractor(name)
+    return cls(config if config is not None else cls.config_type())
+
+
+def plan_identity(extractor) -> dict[str, Any]:
+    """The readable identity whose hash is the group fingerprint."""
+    return group_identity(extractor.name, extractor.version, extractor.config,
+                          extractor.weights_identity(), extractor.libraries)
+
+
+def group_path_for(extractor) -> str:
+    return f"{extractor.modality}/{extractor.name}-{fingerprint(plan_identity(extractor))}"
+
+
+# ----------------------------------------------------------------------- worker side
+_WORKER_EXTRACTORS: dict[str, Any] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_extractor(name: str, config: Any):
+    """One extractor instance (one model) per worker process, shared by its threads."""
+    key = name + canonical_json(asdict(config))
+    with _WORKER_LOCK:
+        if key not in _WORKER_EXTRACTORS:
+            _WORKER_EXTRACTORS[key] = build_extractor(name, config)
+        return _WORKER_EXTRACTORS[key]
+
+
+def extract_one(name: str, config: Any, task: Task, cache_location: str, group_path: str) -> dict[str, Any]:
+    """Run one recording stream and write its entry. Never raises: failures come back as data."""
+    t0 = time.perf_counter()
+    rec, stream = task.recording, task.stream
+    base = {"recording": rec.id, "stream": stream.name, "stage": name, "file": str(stream.path)}
+    try:
+        feats = _worker_extractor(name, config).extract(rec, stream)
+        FeatureCache(cache_location).write_entry(group_path, rec.id, stream.name, feats, task.input_hash,
+                                                 extra={"input_files": [str(p) for p in input_files(stream)]})
+        return {**base, "status": "done", "seconds": time.perf_counter() - t0}
+    except PipelineError as e:
+        return {**base, "status": "failed", "error_type": type(e).__name__, "message": str(e)}
+    except Exception as e:  # an extractor bug must not abort the other recordings either
+        return {**base, "status": "failed", "error_type": type(e).__name__,
+                "message": f"{stream.path}: unexpected {type(e).__name__}: {e}",
+                "traceback": traceback.format_exc(limit=5)}
+
+
+# ----------------------------------------------------------------------- driver side
+def plan_tasks(manifest: Manifest, modality: str, cache: FeatureCache, group_path: str,
+               only: tuple[str, ...] | None) -> tuple[list[Task], int, list[dict[str, Any]]]:
+    """Tasks still to run, the number skipped (cached and unchanged), and up-front failures."""
+    hasher = InputHasher(_hash_memo_path(cache.location))
+    complete = cache.complete_entries(group_path)
+    tasks: list[Task] = []
+    skipped = 0
+    failures: list[dict[str, Any]] = []
+    for rec in manifest.recordings:
+        if only and rec.id not in only:
+            continue
+        for stream in rec.streams_of(modality):
+            try:
+                digest = hasher.files_hash(input_files(stream))
+            except OSError as e:
+                failures.append({"recording": rec.id, "stream": stream.name, "stage": "input", "status": "failed",
+                                 "file": str(stream.path), "error_type": "ExtractionError",
+                                 "message": f"{stream.path}: cannot read input ({e.strerror or e}). Fix the manifest path."})
+                continue
+            mark = complete.get((rec.id, stream.name))
+            if mark is not None and mark.get("input_hash") == digest:
+                skipped += 1
+            else:
+                tasks.append(Task(rec, stream, digest))
+    hasher.save()
+    return tasks, skipped, failures
+
+
+def _append_failures(path: Path, failures: list[dict[str, Any]]) -> None:
+    if not failures:
+        return
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with open(path, "a") as f:
+        for row in failures:
+            f.write(json.dumps({"time": stamp, **{k: v for k, v in row.items() if k != "status"}}) + "\n")
+
+
+def _map_tasks(name: str, config: Any, tasks: list[Task], opts: RunOptions, group_path: str,
+               on_result: Callable[[dict[str, Any]], None]) -> None:
+    if opts.scheduler == "sync" or not tasks:
+        for t in tasks:
+            on_result(extract_one(name, config, t, opts.cache, group_path))
+        return
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    for noisy in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.core",
+                  "distributed.http.proxy", "distributed.nanny"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if opts.scheduler:
+        client, cluster = Client(opts.scheduler, timeout="30s"), None
+    else:
+        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=max(1, opts.workers),
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(extract_one, name, config, t, opts.cache, group_path, pure=False) for t in tasks]
+        for fut in as_completed(futures):
+            on_result(fut.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def extract(manifest: Manifest, name: str, config: Any = None, opts: RunOptions | None = None,
+            progress: ProgressFn | None = None) -> ExtractSummary:
+    """Extract one modality for every recording of the manifest into the cache.
+
+    Validates that the extractor can run (e.g. weights present) before any work; skips complete,
+    unchanged entries; runs the rest on Dask; logs failures next to the cache.
+    """
+    t0 = time.perf_counter()
+    opts = opts or RunOptions(cache=str(manifest.cache))
+    extractor = build_extractor(name, config)
+    check = getattr(extractor, "check_ready", None)
+    if check is not None:
+        check()  # raises WeightsError/ConfigError before any recording is touched
+    identity = plan_identity(extractor)
+    describe = getattr(extractor, "describe", None)
+    cache = FeatureCache(opts.cache)
+    weights = identity["weights"]
+    group = cache.create_group(extractor.modality, extractor.name, identity, {
+        "random_init": bool(weights.get("random_init", False)) if isinstance(weights, dict) else False,
+        "describe": describe() if describe else {}, "command": opts.command})
+    tasks, skipped, failures = plan_tasks(manifest, extractor.modality, cache, group.path, opts.recordings)
+    summary = ExtractSummary(extractor=name, group=group.path, skipped=skipped)
+    total = len(tasks)
+    expected = skipped + total + len(failures)
+
+    def on_result(res: dict[str, Any]) -> None:
+        if res["status"] == "done":
+            summary.done += 1
+        else:
+            failures.append(res)
+            _log.warning("%s", res["message"])
+        if progress:
+            progress(summary.done + len(failures) - pre_failed, total, res)
+
+    pre_failed = len(failures)
+    _map_tasks(name, extractor.config, tasks, opts, group.path, on_result)
+    summary.failed = len(failures)
+    summary.failures = failures
+    if failures:
+        log_path = failure_log_path(opts.cache)
+        _append_failures(log_path, failures)
+        summary.failure_log = str(log_path)
+    cache.update_group_attrs(group.path, expected=expected, last_run=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    mark_current(cache, group)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+CURRENT_KEY = "eegavi_current"
+
+
+def mark_current(cache: FeatureCache, group: GroupInfo) -> None:
+    """Record ``group`` as the current one for its (modality, extractor): what training reads and gc keeps."""
+    import zarr
+
+    root = zarr.open_group(cache.location, mode="a", zarr_format=3)
+    current = dict(root.attrs.get(CURRENT_KEY, {}))
+    by_mod = dict(current.get(group.modality, {}))
+    by_mod[group.extractor] = {"group": group.path, "when": time.time()}
+    current[group.modality] = by_mod
+    root.attrs[CURRENT_KEY] = current
+
+
+def current_groups(cache: FeatureCache) -> dict[str, dict[str, str]]:
+    """modality -> extractor -> group path, for the groups the current configuration uses."""
+    import zarr
+
+    if not cache.exists():
+        return {}
+    root = zarr.open_group(cache.location, mode="r", zarr_format=3)
+    cur = root.attrs.get(CURRENT_KEY, {})
+    return {m: {e: v["group"] for e, v in sorted(d.items(), key=lambda kv: -kv[1]["when"])} for m, d in cur.items()}

@@ -1,0 +1,55 @@
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.config_layers import layer_config
+from pipeline.errors import CacheError, ConfigError
+from pipeline.extractors.eeg import EEGConfig
+from pipeline.fingerprint import InputHasher, canonical_json, fingerprint, group_identity
+
+
+def _ident(**cfg):
+    return group_identity("eeg", "1", EEGConfig(**cfg), {}, ("numpy",))
+
+
+def test_fingerprint_stable_under_key_order() -> None:
+    a = {"extractor": "x", "config": {"a": 1, "b": [1, 2]}, "weights": {}}
+    b = {"weights": {}, "config": {"b": [1, 2], "a": 1}, "extractor": "x"}
+    assert canonical_json(a) == canonical_json(b)
+    assert fingerprint(a) == fingerprint(b)
+
+
+def test_fingerprint_changes_with_config_version_weights_and_libraries() -> None:
+    base = _ident()
+    assert fingerprint(base) == fingerprint(_ident())
+    assert fingerprint(base) != fingerprint(_ident(h_freq=40.0))
+    assert fingerprint(base) != fingerprint({**base, "version": "2"})
+    assert fingerprint(base) != fingerprint({**base, "weights": {"sha256": "ab"}})
+    assert fingerprint(base) != fingerprint({**base, "libraries": {"numpy": "0.0.1"}})
+
+
+def test_unhashable_config_value_fails() -> None:
+    @dataclass(frozen=True)
+    class Odd:
+        f: object = object()
+
+    with pytest.raises(CacheError, match="cannot fingerprint value of type object"):
+        group_identity("x", "1", Odd(), {}, ())
+
+
+def test_input_hash_is_content_based(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"same"); b.write_bytes(b"same")
+    h = InputHasher(tmp_path / "memo.json")
+    assert h.file_hash(a) == h.file_hash(b)
+    h.save()
+    a.write_bytes(b"diff")
+    assert InputHasher(tmp_path / "memo.json").file_hash(a) != h.file_hash(b)
+
+
+def test_config_layers_and_unknown_keys() -> None:
+    cfg = layer_config(EEGConfig, {"h_freq": 40, "notch_hz": [50, 100]}, {"sfreq": "200"}, {"h_freq": None})
+    assert (cfg.h_freq, cfg.sfreq, cfg.notch_hz) == (40.0, 200.0, (50.0, 100.0))
+    with pytest.raises(ConfigError, match="unknown config key 'hfreq' for EEGConfig"):
+        layer_config(EEGConfig, {"hfreq": 40})
