@@ -19,13 +19,13 @@ from pipeline.errors import ManifestError
 
 MODALITY_KINDS = ("eeg", "ecg", "video", "audio")
 FORMATS: dict[str, tuple[str, ...]] = {
-    "eeg": ("edf", "bdf", "fif", "set", "deap_dat", "deap_bdf", "dreamer_mat", "amigos_mat", "npy"),
+    "eeg": ("edf", "bdf", "fif", "set", "vhdr", "deap_dat", "deap_mat", "dreamer_mat", "amigos_mat", "npy"),
     "ecg": ("edf", "bdf", "fif", "wfdb", "dreamer_mat", "amigos_mat", "npy"),
     "video": ("mp4", "avi", "mov", "mkv", "webm"),
     "audio": ("wav", "flac", "ogg", "mp4", "avi", "mov", "mkv", "webm"),
 }
 EXTENSION_FORMATS = {
-    ".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".set": "set", ".hea": "wfdb", ".dat": "deap_dat",
+    ".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".set": "set", ".vhdr": "vhdr", ".hea": "wfdb", ".dat": "deap_dat",
     ".mp4": "mp4", ".avi": "avi", ".mov": "mov", ".mkv": "mkv", ".webm": "webm",
     ".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".npy": "npy",
 }

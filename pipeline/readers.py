@@ -51,10 +51,26 @@ def read_raw(stream: Stream) -> "mne.io.BaseRaw":  # noqa: F821
     except Exception as e:  # any parser failure becomes one clear sentence
         raise ExtractionError(f"{stream.path}: cannot read as {stream.format.upper()} "
                               f"({type(e).__name__}: {e}). Check the file is complete and the format is right.") from e
+    crop = stream.options.get("crop_s")
+    if crop is not None:
+        raw = _crop(raw, crop, stream)
     if stream.sfreq is not None and abs(raw.info["sfreq"] - stream.sfreq) > 1e-6 and stream.format not in ("npy",):
         _log.warning("%s: manifest sfreq %.3f differs from the file's %.3f; using the file's",
                      stream.path, stream.sfreq, raw.info["sfreq"])
     return raw
+
+
+def _crop(raw, crop, stream: Stream):
+    """Keep the trial span ``options.crop_s = [start_s, end_s]`` of a continuous file (seconds in the file)."""
+    try:
+        t0, t1 = float(crop[0]), float(crop[1])
+    except (TypeError, ValueError, IndexError):
+        raise ExtractionError(f"{stream.path}: options.crop_s must be [start_s, end_s], got {crop!r}.") from None
+    duration = raw.n_times / raw.info["sfreq"]
+    if not 0 <= t0 < t1 <= duration + 1e-6:
+        raise ExtractionError(f"{stream.path}: options.crop_s [{t0}, {t1}] is outside the file's 0-{duration:.2f} s. "
+                              "Fix the trial span in the manifest.")
+    return raw.crop(t0, min(t1, duration), include_tmax=False)
 
 
 def _load_dataset_readers() -> None:
@@ -91,6 +107,11 @@ def _read_fif(stream: Stream):
 @register_reader("set")
 def _read_eeglab(stream: Stream):
     return _mne().io.read_raw_eeglab(stream.path, preload=True, verbose="ERROR")
+
+
+@register_reader("vhdr")
+def _read_brainvision(stream: Stream):
+    return _mne().io.read_raw_brainvision(stream.path, preload=True, verbose="ERROR")
 
 
 @register_reader("wfdb")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.cache import FeatureCache, GroupInfo
+from pipeline.claims import EntryClaims
 from pipeline.errors import ExtractionError, PipelineError
 from pipeline.extractors.base import get_extractor
 from pipeline.fingerprint import InputHasher, canonical_json, fingerprint, group_identity
@@ -45,6 +46,7 @@ class ExtractSummary:
     group: str
     done: int = 0
     skipped: int = 0
+    claimed_elsewhere: int = 0
     failed: int = 0
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -123,10 +125,17 @@ def extract_one(name: str, config: Any, task: Task, cache_location: str, group_p
     t0 = time.perf_counter()
     rec, stream = task.recording, task.stream
     base = {"recording": rec.id, "stream": stream.name, "stage": name, "file": str(stream.path)}
+    claims = EntryClaims(cache_location)
+    if not claims.acquire(group_path, rec.id, stream.name):
+        return {**base, "status": "claimed"}
     try:
+        cache = FeatureCache(cache_location)
+        mark = cache.entry_mark(group_path, rec.id, stream.name)
+        if mark is not None and mark.get("input_hash") == task.input_hash:
+            return {**base, "status": "claimed"}  # another process finished it while we were queued
         feats = _worker_extractor(name, config).extract(rec, stream)
-        FeatureCache(cache_location).write_entry(group_path, rec.id, stream.name, feats, task.input_hash,
-                                                 extra={"input_files": [str(p) for p in input_files(stream)]})
+        cache.write_entry(group_path, rec.id, stream.name, feats, task.input_hash,
+                          extra={"input_files": [str(p) for p in input_files(stream)]})
         return {**base, "status": "done", "seconds": time.perf_counter() - t0}
     except PipelineError as e:
         return {**base, "status": "failed", "error_type": type(e).__name__, "message": str(e)}
@@ -134,6 +143,8 @@ def extract_one(name: str, config: Any, task: Task, cache_location: str, group_p
         return {**base, "status": "failed", "error_type": type(e).__name__,
                 "message": f"{stream.path}: unexpected {type(e).__name__}: {e}",
                 "traceback": traceback.format_exc(limit=5)}
+    finally:
+        claims.release(group_path, rec.id, stream.name)
 
 
 # ----------------------------------------------------------------------- driver side
@@ -229,11 +240,13 @@ def extract(manifest: Manifest, name: str, config: Any = None, opts: RunOptions 
     def on_result(res: dict[str, Any]) -> None:
         if res["status"] == "done":
             summary.done += 1
+        elif res["status"] == "claimed":
+            summary.claimed_elsewhere += 1
         else:
             failures.append(res)
             _log.warning("%s", res["message"])
         if progress:
-            progress(summary.done + len(failures) - pre_failed, total, res)
+            progress(summary.done + summary.claimed_elsewhere + len(failures) - pre_failed, total, res)
 
     pre_failed = len(failures)
     _map_tasks(name, extractor.config, tasks, opts, group.path, on_result)
