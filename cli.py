@@ -260,12 +260,20 @@ def extract_ecg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
 def extract_audio(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   extractor: str = typer.Option("audio", "--extractor", help="audio (built-in) | egemaps (needs opensmile)."),
                   hop_s: Optional[float] = typer.Option(None, "--hop-s", help="Frame hop in seconds (default 0.01)."),
+                  sr: Optional[int] = typer.Option(None, "--sr", help="Analysis rate in Hz (default 16000)."),
+                  f0_floor: Optional[float] = typer.Option(None, "--f0-floor", help="Lowest F0 in Hz (default 60)."),
+                  f0_ceiling: Optional[float] = typer.Option(None, "--f0-ceiling", help="Highest F0 in Hz."),
+                  voicing_threshold: Optional[float] = typer.Option(None, "--voicing-threshold", help="Praat voicing threshold."),
+                  level: Optional[str] = typer.Option(None, "--level", help="frame (F, K) | segment (functionals)."),
+                  segment_s: Optional[float] = typer.Option(None, "--segment-s", help="Segment length for --level segment."),
+                  min_pause_s: Optional[float] = typer.Option(None, "--min-pause-s", help="Shortest pause in seconds."),
                   config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                   scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
                   recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
     """Compute paralinguistic frame features (pitch, energy, prosody) into the cache."""
-    _extract_command(extractor, "audio", manifest, cache, config, {"hop_s": hop_s}, set_, scheduler, workers,
-                     recording, as_json)
+    flags = {"hop_s": hop_s, "sr": sr, "f0_floor_hz": f0_floor, "f0_ceiling_hz": f0_ceiling,
+             "voicing_threshold": voicing_threshold, "level": level, "segment_s": segment_s, "min_pause_s": min_pause_s}
+    _extract_command(extractor, "audio", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
 
 
 @extract_app.command("video")

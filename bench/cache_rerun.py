@@ -36,10 +36,12 @@ def scale_manifest(src: Path, n: int, out_dir: Path) -> Path:
     for i in range(n):
         rec = copy.deepcopy(recs[i % len(recs)])
         rec["id"] = f"{rec['id']}_x{i:04d}"
-        for stream in rec["modalities"].values():
+        for name, stream in rec["modalities"].items():
             src_file = (base / ds.get("root", ".") / stream["path"]).resolve()
-            dst = out_dir / "files" / f"{i:04d}_{src_file.name}"
+            dst = out_dir / "files" / name / f"{i:04d}_{src_file.name}"
             dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists():  # never write through an existing hard link into the source data
+                raise SystemExit(f"{dst}: already exists; scaled files must be new")
             try:
                 os.link(src_file, dst)
             except OSError:
@@ -74,7 +76,7 @@ def main() -> None:
             t1 = time.perf_counter()
             s2 = extract(m, name, None, opts)
             t2 = time.perf_counter()
-            assert s2.done == 0 and s2.skipped == s1.done + s1.skipped, (s1, s2)
+            assert s1.failed == 0 and s2.done == 0 and s2.skipped == s1.done, (s1.failures[:1], s2)
             print(f"{name:6s} first run {t1 - t0:8.2f} s ({s1.done} done, {s1.failed} failed)   "
                   f"no-op rerun {t2 - t1:6.2f} s ({s2.skipped} skipped)   ratio {(t1 - t0) / (t2 - t1):7.1f}x")
             first += t1 - t0

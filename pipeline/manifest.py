@@ -93,6 +93,7 @@ class RecordingSpec(_Strict):
 class DatasetSpec(_Strict):
     name: str
     root: str = "."
+    notes: str | None = None           # free text, e.g. "DEAP peripheral channels have no ECG"
     label_scales: dict[str, LabelScale] = Field(default_factory=dict)
     recordings: list[RecordingSpec]
 

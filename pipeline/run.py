@@ -200,7 +200,7 @@ def _map_tasks(name: str, config: Any, tasks: list[Task], opts: RunOptions, grou
         client, cluster = Client(opts.scheduler, timeout="30s"), None
     else:
         cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=max(1, opts.workers),
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
     try:
         futures = [client.submit(extract_one, name, config, t, opts.cache, group_path, pure=False) for t in tasks]

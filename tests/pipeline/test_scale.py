@@ -52,7 +52,7 @@ def test_distributed_cluster_matches_local_run(clean_run, tmp_path: Path) -> Non
 
     manifest, expected = clean_run
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         summary = extract(load_manifest(manifest), "eeg", None,
                           RunOptions(cache=str(tmp_path / "dist.zarr"), scheduler=cluster.scheduler_address))
