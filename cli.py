@@ -161,24 +161,53 @@ def manifest_check(manifest: Path = ManifestOpt, as_json: bool = JsonOpt) -> Non
 def manifest_from(dataset: str = typer.Argument(..., help="deap | dreamer | amigos | mahnob | bids"),
                   root: Path = typer.Argument(..., help="The dataset's root folder as downloaded."),
                   output: Path = typer.Option(Path("data_manifest.yaml"), "-o", "--output", help="Manifest to write."),
+                  trial_type: Optional[list[str]] = typer.Option(None, "--trial-type", help="BIDS: event types that are trials (repeatable)."),
+                  label_column: Optional[list[str]] = typer.Option(None, "--label-column", help="BIDS: events.tsv columns that are labels (repeatable)."),
+                  label_scale: Optional[list[str]] = typer.Option(None, "--label-scale", help="BIDS: NAME=MIN:MAX[:THRESHOLD] (repeatable)."),
                   as_json: bool = JsonOpt) -> None:
     """Build a manifest from a public dataset's own layout."""
-    def body() -> None:
-        try:
-            from pipeline.adapters import build_manifest
-        except ModuleNotFoundError:
-            from pipeline.errors import PipelineError
-            raise PipelineError("dataset adapters are not built yet (issue 7).") from None
-        report = build_manifest(dataset, root, output)
+    def body() -> int:
+        from pipeline.adapters import build_manifest
+
+        options = _bids_options(trial_type, label_column, label_scale) if dataset == "bids" else {}
+        report = build_manifest(dataset, root, output, **options)
         if as_json:
             out.print_json(json.dumps(report.to_dict()))
         else:
-            out.print(f"wrote {output}: {report.recordings} recordings; {len(report.skipped)} skipped")
+            out.print(f"wrote {output}: {report.recordings} recordings; {len(report.skipped)} skipped, "
+                      f"{len(report.excluded)} excluded by the dataset's own documentation")
             for s in report.skipped:
                 console.print(f"  - skipped: {s}", highlight=False, soft_wrap=True)
-        if report.skipped:
-            raise typer.Exit(1)
-    _guard(body)
+            for s in report.excluded:
+                console.print(f"  - excluded: {s}", highlight=False, soft_wrap=True)
+            for s in report.notes:
+                console.print(f"  - note: {s}", highlight=False, soft_wrap=True)
+        return 1 if report.skipped else 0
+    code = _guard(body)
+    if code:
+        raise typer.Exit(code)
+
+
+def _bids_options(trial_types: Optional[list[str]], label_columns: Optional[list[str]],
+                  label_scales: Optional[list[str]]) -> dict[str, Any]:
+    from pipeline.errors import ConfigError
+
+    options: dict[str, Any] = {}
+    if trial_types:
+        options["trial_types"] = list(trial_types)
+    if label_columns:
+        options["label_columns"] = list(label_columns)
+    scales: dict[str, dict[str, float]] = {}
+    for item in label_scales or []:
+        try:
+            name, rng = item.split("=", 1)
+            parts = [float(x) for x in rng.split(":")]
+            scales[name] = {"min": parts[0], "max": parts[1], **({"threshold": parts[2]} if len(parts) > 2 else {})}
+        except (ValueError, IndexError):
+            raise ConfigError(f"--label-scale '{item}': expected NAME=MIN:MAX[:THRESHOLD], e.g. valence=1:9:5") from None
+    if scales:
+        options["label_scales"] = scales
+    return options
 
 
 # ------------------------------------------------------------------------------------ extract
