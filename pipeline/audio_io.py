@@ -169,3 +169,20 @@ def load_audio(path: Path, fmt: str, sr: int, track: int = 0) -> DecodedAudio:
     facts = {"input_sr": in_sr, "input_channels": int(channels.shape[0]), "dead_channels": dropped,
              "dc_offset": dc, "clipped_fraction": clip}
     return DecodedAudio(y=np.ascontiguousarray(mono, dtype=np.float64), sr=sr, facts=facts)
+
+
+def crop_audio(audio: DecodedAudio, crop_s: Any, path: Path) -> DecodedAudio:
+    """Keep ``[start_s, end_s)`` of the file (the manifest's ``options.crop_s``), so that file time
+    ``start_s`` becomes the stream's time 0; dataset adapters use it where a camera or microphone
+    starts before the trial (MAHNOB-HCI)."""
+    if crop_s is None:
+        return audio
+    try:
+        t0, t1 = float(crop_s[0]), float(crop_s[1])
+    except (TypeError, ValueError, IndexError):
+        raise ExtractionError(f"{path}: options.crop_s must be [start_s, end_s], got {crop_s!r}.") from None
+    if not 0 <= t0 < t1 or t0 >= audio.duration_s:
+        raise ExtractionError(f"{path}: options.crop_s [{t0}, {t1}] is outside the file's 0-{audio.duration_s:.2f} s. "
+                              "Fix the trial span in the manifest.")
+    y = audio.y[int(round(t0 * audio.sr)):int(round(min(t1, audio.duration_s) * audio.sr))]
+    return DecodedAudio(y=y, sr=audio.sr, facts={**audio.facts, "crop_s": [t0, t1]})

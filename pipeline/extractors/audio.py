@@ -22,7 +22,7 @@ import numpy as np
 
 from pipeline.audio import FRAME_NAMES, VOICED_ONLY, PitchSettings, frame_features
 from pipeline.audio_activity import FUNCTIONALS, PAUSE_NAMES, pause_stats, segment_features, segment_intervals
-from pipeline.audio_io import MIN_INPUT_SR, load_audio
+from pipeline.audio_io import MIN_INPUT_SR, crop_audio, load_audio
 from pipeline.errors import ConfigError, ExtractionError
 from pipeline.extractors.base import BaseExtractor, FeatureArrays, register_extractor
 from pipeline.manifest import Recording, Stream
@@ -117,6 +117,7 @@ class AudioExtractor(BaseExtractor):
     def extract(self, recording: Recording, stream: Stream) -> FeatureArrays:
         cfg = self.config
         audio = load_audio(stream.path, stream.format, cfg.sr, track=int(stream.options.get("audio_track", 0)))
+        audio = crop_audio(audio, stream.options.get("crop_s"), stream.path)
         ff = frame_features(audio.y, cfg.sr, cfg.hop_s, cfg.pitch, cfg.window_s, cfg.voice_window_s,
                             cfg.vad_range_db, cfg.min_pause_s)
         times = ff.times_s + stream.offset_s
@@ -175,6 +176,7 @@ class EgemapsExtractor(BaseExtractor):
 
     def extract(self, recording: Recording, stream: Stream) -> FeatureArrays:
         audio = load_audio(stream.path, stream.format, self.config.sr, track=int(stream.options.get("audio_track", 0)))
+        audio = crop_audio(audio, stream.options.get("crop_s"), stream.path)
         try:
             df = self._smile.process_signal(audio.y.astype(np.float32), self.config.sr)
         except Exception as e:  # openSMILE raises generic errors on degenerate input

@@ -407,3 +407,19 @@ def test_cache_rebuilds_only_when_a_parameter_changes(tmp_path: Path) -> None:
     changed = run_extract(manifest, "audio", AudioConfig(hop_s=0.02), opts)
     assert (first.done, again.done, again.skipped, changed.done) == (1, 0, 1, 1)
     assert first.group == again.group != changed.group
+
+
+def test_crop_s_makes_the_trial_start_time_zero(tmp_path: Path) -> None:
+    """MAHNOB-style: the microphone starts before the trial; options.crop_s cuts it to the trial."""
+    y = np.r_[np.zeros(SR // 2), render(pulse_times(lambda t: np.full_like(t, 150.0), 0, 1.0), 1.0, 1.0)]
+    sf.write(tmp_path / "a.wav", y, SR)
+    stream = Stream(name="voice", kind="audio", path=tmp_path / "a.wav", format="wav", offset_s=0.2,
+                    options={"crop_s": [0.25, 1.25]})
+    rec = Recording(id="r1", dataset="t", subject="s1", streams={"voice": stream})
+    out = AudioExtractor(AudioConfig()).extract(rec, stream)
+    assert out.times_s[0] == pytest.approx(0.2) and out.times_s[-1] < 0.2 + 1.0
+    first_voiced = out.times_s[np.argmax(out.arrays["frames"][:, COL["voiced"]] > 0)]
+    assert first_voiced == pytest.approx(0.5 - 0.25 + 0.2, abs=0.03)   # file 0.5 s -> trial 0.25 s -> clock +0.2
+    bad = Stream(name="voice", kind="audio", path=tmp_path / "a.wav", format="wav", options={"crop_s": [5, 6]})
+    with pytest.raises(ExtractionError, match=r"a.wav: options.crop_s \[5.0, 6.0\] is outside"):
+        AudioExtractor(AudioConfig()).extract(rec, bad)
