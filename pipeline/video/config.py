@@ -1,0 +1,145 @@
+"""The video stage's one frozen config and the table of supported encoders.
+
+Every field is a plain JSON value, because ``dataclasses.asdict(config)`` goes into the cache
+fingerprint: changing any of them (weights, frames, segment length, compaction) makes a new cache
+group. ``runtime_fields`` names the fields that only change speed (a fingerprint may ignore them).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pipeline.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What the stage needs to know about one encoder family, none of it read from the hub.
+
+    ``processor_defaults`` mirror the hub model's ``preprocessor_config.json``; they are used only
+    when a weights folder has none (random init, hand-made folders). ``tiny`` overrides the
+    architecture config for ``--random-init --size tiny``: the real layout, a few layers, small width.
+    """
+
+    name: str
+    hub_id: str
+    model_class: str             # transformers class name, imported lazily
+    config_class: str
+    default_frames: int | None   # None: the model config's num_frames
+    processor_defaults: dict[str, Any] = field(hash=False, compare=False)
+    tiny: dict[str, Any] = field(hash=False, compare=False)
+
+
+_TINY_WIDTH = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
+               "image_size": 112}
+
+ENCODERS: dict[str, EncoderSpec] = {
+    "vivit": EncoderSpec(
+        name="vivit", hub_id="google/vivit-b-16x2-kinetics400", model_class="VivitModel",
+        config_class="VivitConfig", default_frames=None,
+        processor_defaults={"do_resize": True, "size": {"shortest_edge": 256}, "do_center_crop": True,
+                            "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
+                            "rescale_factor": 1 / 127.5, "offset": True, "do_normalize": True,
+                            "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
+        tiny=dict(_TINY_WIDTH)),
+    "timesformer": EncoderSpec(
+        name="timesformer", hub_id="facebook/timesformer-base-finetuned-k400", model_class="TimesformerModel",
+        config_class="TimesformerConfig", default_frames=None,
+        processor_defaults={"do_resize": True, "size": {"shortest_edge": 224}, "do_center_crop": True,
+                            "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
+                            "rescale_factor": 1 / 255, "do_normalize": True,
+                            "image_mean": [0.45, 0.45, 0.45], "image_std": [0.225, 0.225, 0.225]},
+        tiny=dict(_TINY_WIDTH)),
+    "clip": EncoderSpec(
+        name="clip", hub_id="openai/clip-vit-base-patch32", model_class="CLIPVisionModel",
+        config_class="CLIPVisionConfig", default_frames=8,
+        processor_defaults={"do_resize": True, "size": {"shortest_edge": 224}, "do_center_crop": True,
+                            "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
+                            "rescale_factor": 1 / 255, "do_normalize": True,
+                            "image_mean": [0.48145466, 0.4578275, 0.40821073],
+                            "image_std": [0.26862954, 0.26130258, 0.27577711]},
+        tiny={**_TINY_WIDTH, "patch_size": 16}),
+}
+
+SIZES = ("tiny", "base")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def encoder_spec(name: str) -> EncoderSpec:
+    """The spec of a known encoder; an unknown name is a ConfigError listing the valid ones."""
+    try:
+        return ENCODERS[name]
+    except KeyError:
+        raise ConfigError(f"unknown video encoder '{name}'. Valid encoders: {', '.join(ENCODERS)}.") from None
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Options of the video extractors (vivit, clip, timesformer); the encoder is the extractor name.
+
+    weights:      hub id or local folder; None = the encoder's default hub id. Offline only.
+    random_init:  build the architecture with seeded random weights instead of loading any.
+    size:         with random_init: "tiny" (default; 2 layers, width 64, 112 px) or "base" (real size).
+    segment_s:    segment length on the recording clock, seconds; segments are [k*segment_s, (k+1)*segment_s).
+    min_coverage: a segment only partly covered by the video is kept (with its true, shorter
+                  interval) when the video covers at least this fraction of it.
+    frames:       frames sampled per segment; None = model config (ViViT 32, TimeSformer 8), CLIP 8.
+    keep_tokens:  keep K time tokens (frames/tubelets), evenly spaced; None = all.
+    project_dim:  fixed orthogonal projection of every token to this width; None = keep D.
+    seed:         seed of the random-init weights and of the projection matrix.
+    device:       "auto" (cuda if available), "cpu", "cuda", "cuda:N".
+    precision:    "auto" (fp16 autocast on CUDA, fp32 on CPU), "fp32", "fp16", "bf16" (CUDA only).
+    batch_size:   segments per forward pass.
+    prefetch:     decoded batches kept ready ahead of the model (bounds memory).
+    """
+
+    weights: str | None = None
+    random_init: bool = False
+    size: str | None = None
+    segment_s: float = 2.0
+    min_coverage: float = 0.5
+    frames: int | None = None
+    keep_tokens: int | None = None
+    project_dim: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 4
+    prefetch: int = 2
+
+    runtime_fields: ClassVar[tuple[str, ...]] = ("batch_size", "prefetch")
+
+    def __post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise ConfigError("video config: " + "; ".join(problems) + ".")
+        if self.random_init and self.size is None:
+            object.__setattr__(self, "size", "tiny")  # resolved here so the fingerprint sees "tiny"
+
+    def _problems(self) -> list[str]:
+        p: list[str] = []
+        if self.size is not None and self.size not in SIZES:
+            p.append(f"size '{self.size}' is not one of {', '.join(SIZES)}")
+        if self.size is not None and not self.random_init:
+            p.append("size only applies with random_init (--size needs --random-init)")
+        if self.random_init and self.weights is not None:
+            p.append("weights and random_init exclude each other (drop --weights or --random-init)")
+        if not (isinstance(self.segment_s, (int, float)) and math.isfinite(self.segment_s) and self.segment_s > 0):
+            p.append(f"segment_s must be a positive number of seconds, got {self.segment_s!r}")
+        if not 0 < self.min_coverage <= 1:
+            p.append(f"min_coverage must be in (0, 1], got {self.min_coverage!r}")
+        for key in ("frames", "keep_tokens", "project_dim"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                p.append(f"{key} must be a positive integer or None, got {v!r}")
+        if self.precision not in PRECISIONS:
+            p.append(f"precision '{self.precision}' is not one of {', '.join(PRECISIONS)}")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            p.append(f"device '{self.device}' is not auto, cpu, cuda or cuda:N")
+        for key in ("batch_size", "prefetch"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                p.append(f"{key} must be a positive integer, got {v!r}")
+        return p

@@ -1,0 +1,180 @@
+"""Frozen transformers video encoders: build, load once per process, run a batch of clips.
+
+transformers is imported inside functions only, so importing the video extractors (as the
+registry does, and stage two indirectly) never pulls in the vision models. Random-init weights go
+through ``save_pretrained`` + ``from_pretrained`` like real ones, so the loading path that a real
+run uses is the one that tests exercise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.errors import ConfigError, WeightsError
+from pipeline.video.compact import TokenLayout, image_size_of, layout_from_config
+from pipeline.video.config import EncoderSpec, VideoConfig, encoder_spec
+from pipeline.video.preprocess import PreprocessSpec, load_processor_config
+from pipeline.video.weights import WeightsSource, resolve_weights
+
+_log = logging.getLogger(__name__)
+_LOADED: dict[tuple, "LoadedEncoder"] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _transformers_attr(name: str) -> Any:
+    return getattr(importlib.import_module("transformers"), name)
+
+
+@contextlib.contextmanager
+def _quiet_progress() -> Iterator[None]:
+    """Silence transformers' save/load progress bars: library code stays quiet (the runner has its own)."""
+    bars = importlib.import_module("transformers.utils.logging")
+    was_enabled = bars.is_progress_bar_enabled()
+    bars.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            bars.enable_progress_bar()
+
+
+def random_init_config(spec: EncoderSpec, cfg: VideoConfig) -> Any:
+    """The architecture config for random init: defaults (= the hub base model), tiny overrides."""
+    overrides = dict(spec.tiny) if cfg.size == "tiny" else {}
+    if cfg.frames is not None and spec.name != "clip":
+        overrides["num_frames"] = cfg.frames
+    return _transformers_attr(spec.config_class)(**overrides)
+
+
+def random_processor_config(spec: EncoderSpec, image_size: int) -> dict[str, Any]:
+    """The hub processor recipe scaled to ``image_size`` (the short-edge/crop ratio is kept)."""
+    proc = json.loads(json.dumps(spec.processor_defaults))
+    short = proc["size"]["shortest_edge"] * image_size // proc["crop_size"]["height"]
+    proc["size"] = {"shortest_edge": short}
+    proc["crop_size"] = {"height": image_size, "width": image_size}
+    return proc
+
+
+def materialise_random(spec: EncoderSpec, cfg: VideoConfig, folder: Path) -> None:
+    """Write a seeded random-weight model and its processor config to ``folder`` (save_pretrained)."""
+    config = random_init_config(spec, cfg)
+    model_cls = _transformers_attr(spec.model_class)
+    with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's global RNG
+        torch.manual_seed(cfg.seed)
+        model = model_cls(config, add_pooling_layer=False) if spec.name == "vivit" else model_cls(config)
+    model.save_pretrained(folder)
+    image = int(config.image_size)
+    (folder / "preprocessor_config.json").write_text(json.dumps(random_processor_config(spec, image), indent=1))
+
+
+def read_hf_config(spec: EncoderSpec, source: WeightsSource, cfg: VideoConfig) -> Any:
+    """The model config without loading weights; a full CLIP config yields its vision part."""
+    if source.kind == "random_init":
+        return random_init_config(spec, cfg)
+    config = _transformers_attr("AutoConfig").from_pretrained(source.folder, local_files_only=True)
+    return getattr(config, "vision_config", config)
+
+
+def resolve_layout(encoder: str, hf_config: Any, cfg: VideoConfig) -> TokenLayout:
+    """Frames per segment and the token layout; checks frames and compaction against the model."""
+    spec = encoder_spec(encoder)
+    model_frames = getattr(hf_config, "num_frames", None)
+    frames = cfg.frames or spec.default_frames or model_frames
+    if model_frames is not None and frames != model_frames:
+        raise ConfigError(f"{encoder}: frames={frames} but the model was built for {model_frames} frames per clip. "
+                          f"Drop --frames or set it to {model_frames}.")
+    layout = layout_from_config(encoder, hf_config, frames)
+    if cfg.keep_tokens is not None and cfg.keep_tokens > layout.units:
+        raise ConfigError(f"{encoder}: keep_tokens ({cfg.keep_tokens}) exceeds the {layout.units} time tokens per "
+                          "segment. Lower --keep-tokens.")
+    if cfg.project_dim is not None and cfg.project_dim > layout.dim:
+        raise ConfigError(f"{encoder}: project_dim ({cfg.project_dim}) exceeds the encoder width ({layout.dim}). "
+                          "Lower --project-dim.")
+    return layout
+
+
+def resolve_device(cfg: VideoConfig) -> tuple[torch.device, torch.dtype | None]:
+    """The torch device and the autocast dtype (None = plain fp32)."""
+    name = cfg.device
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{cfg.device}' requested but CUDA is not available. Use --device cpu.")
+    precision = cfg.precision if cfg.precision != "auto" else ("fp16" if device.type == "cuda" else "fp32")
+    if precision != "fp32" and device.type != "cuda":
+        raise ConfigError(f"precision '{precision}' needs CUDA; on CPU use --precision fp32 (or auto).")
+    return device, {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+@dataclass
+class LoadedEncoder:
+    """A frozen model in eval mode with what is needed to feed it and read its tokens."""
+
+    encoder: str
+    model: torch.nn.Module
+    layout: TokenLayout
+    preprocess: PreprocessSpec
+    device: torch.device
+    autocast: torch.dtype | None
+
+    def forward(self, pixels: np.ndarray) -> torch.Tensor:
+        """pixels ``(B, frames, 3, H, W)`` float32 -> last hidden state (CLIP: per frame), float32."""
+        x = torch.from_numpy(pixels).to(self.device, non_blocking=True)
+        if self.encoder == "clip":
+            x = x.reshape(-1, *x.shape[2:])                                   # (B*T, 3, H, W)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.autocast or torch.float32,
+                                                   enabled=self.autocast is not None):
+            out = self.model(pixel_values=x).last_hidden_state
+        return out.float()
+
+
+def _load_from_folder(spec: EncoderSpec, folder: Path, cfg: VideoConfig) -> LoadedEncoder:
+    model_cls = _transformers_attr(spec.model_class)
+    kwargs: dict[str, Any] = {"local_files_only": True, "dtype": torch.float32}
+    if spec.name == "vivit":
+        kwargs["add_pooling_layer"] = False
+    try:
+        model = model_cls.from_pretrained(folder, **kwargs)
+    except Exception as e:  # noqa: BLE001  (safetensors, OSError, ValueError...: all mean unusable weights)
+        raise WeightsError(f"{folder}: cannot load {spec.model_class} weights ({e.__class__.__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}). Pass --weights to a save_pretrained "
+                           f"folder of a {spec.name} model (default {spec.hub_id}).") from e
+    layout = resolve_layout(spec.name, model.config, cfg)
+    image = image_size_of(model.config)
+    preprocess = PreprocessSpec.from_dict(load_processor_config(folder, spec.processor_defaults), image)
+    device, autocast = resolve_device(cfg)
+    model.eval().requires_grad_(False).to(device)
+    return LoadedEncoder(spec.name, model, layout, preprocess, device, autocast)
+
+
+def load_encoder(encoder: str, cfg: VideoConfig) -> LoadedEncoder:
+    """The frozen encoder for a config, loaded at most once per process (thread-safe)."""
+    spec = encoder_spec(encoder)
+    source = resolve_weights(encoder, cfg)
+    # compaction options are not part of the key: one loaded model serves them all
+    key = (encoder, source.kind, str(source.folder), cfg.size, cfg.seed, cfg.frames, cfg.device, cfg.precision)
+    with _LOAD_LOCK, _quiet_progress():
+        if key not in _LOADED:
+            _log.info("loading video encoder %s (%s)", encoder, source.hub_id or source.folder or "random init")
+            if source.kind == "random_init":
+                with tempfile.TemporaryDirectory(prefix=f"eegavi-{encoder}-") as tmp:
+                    materialise_random(spec, cfg, Path(tmp))
+                    _LOADED[key] = _load_from_folder(spec, Path(tmp), cfg)
+            else:
+                _LOADED[key] = _load_from_folder(spec, source.folder, cfg)
+        loaded = _LOADED[key]
+    resolve_layout(encoder, loaded.model.config, cfg)  # checks keep_tokens / project_dim of this config
+    return loaded

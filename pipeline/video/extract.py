@@ -1,0 +1,82 @@
+"""One recording's video to compact tokens: plan, decode in the background, encode in batches.
+
+The decode thread turns the sampling plan into normalised pixel batches ``(B, frames, 3, H, W)``
+while the main thread runs the encoder on the previous batch; compaction happens on the device
+right after the forward pass, so only ``(B, 1 + T, D)`` tokens ever come back to host memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.errors import ExtractionError
+from pipeline.extractors.base import FeatureArrays
+from pipeline.manifest import Stream
+from pipeline.video.compact import compact_tokens, keep_indices, projection_matrix
+from pipeline.video.config import VideoConfig
+from pipeline.video.decode import VideoIndex, convert_frame, iter_clips, probe_video
+from pipeline.video.encoders import LoadedEncoder
+from pipeline.video.prefetch import prefetch
+from pipeline.video.preprocess import PreprocessSpec
+from pipeline.video.segments import plan_segments, sample_frames
+
+_log = logging.getLogger(__name__)
+_FP16_MAX = 65504.0
+
+
+def plan_stream(stream: Stream, cfg: VideoConfig, frames: int) -> tuple[VideoIndex, np.ndarray, np.ndarray]:
+    """Index the file and plan it: (index, segment intervals (S, 2) on the recording clock, frames (S, n))."""
+    index = probe_video(stream.path)
+    intervals = plan_segments(stream.offset_s, index.duration_s, cfg.segment_s, cfg.min_coverage)
+    if len(intervals) == 0:
+        raise ExtractionError(f"{stream.path}: the whole video ({index.duration_s:.2f} s at offset_s "
+                              f"{stream.offset_s} s) lies before the recording starts. Fix offset_s in the manifest.")
+    return index, intervals, sample_frames(index.times_s, intervals, stream.offset_s, frames)
+
+
+def pixel_batches(index: VideoIndex, frame_idx: np.ndarray, spec: PreprocessSpec,
+                  batch_size: int) -> Iterator[np.ndarray]:
+    """Normalised batches ``(B, frames, 3, H, W)`` float32 in segment order (last one may be short)."""
+    pending: list[np.ndarray] = []
+    for _, clip in iter_clips(index, frame_idx, partial(convert_frame, spec=spec)):
+        pending.append(clip)
+        if len(pending) == batch_size:
+            yield spec.normalise(np.stack(pending))
+            pending = []
+    if pending:
+        yield spec.normalise(np.stack(pending))
+
+
+def extract_video(encoder: LoadedEncoder, cfg: VideoConfig, stream: Stream) -> FeatureArrays:
+    """Tokens ``(S, 1 + T, D)`` float16 and segment intervals ``(S, 2)`` for one video stream."""
+    layout = encoder.layout
+    index, intervals, frame_idx = plan_stream(stream, cfg, layout.frames)
+    keep = keep_indices(layout.units, cfg.keep_tokens)
+    projection = projection_matrix(layout.dim, cfg.project_dim, cfg.seed) if cfg.project_dim else None
+    out: list[np.ndarray] = []
+    batches = pixel_batches(index, frame_idx, encoder.preprocess, cfg.batch_size)
+    for pixels in prefetch(batches, cfg.prefetch):
+        hidden = encoder.forward(pixels)
+        tokens = compact_tokens(hidden, layout, keep, projection)
+        # clamp: a rare outlier activation beyond fp16's range would otherwise be stored as inf
+        out.append(tokens.clamp(-_FP16_MAX, _FP16_MAX).to(torch.float16).cpu().numpy())
+    tokens = np.concatenate(out, axis=0)
+    if len(tokens) != len(intervals):  # iter_clips raises first; this guards the contract
+        raise ExtractionError(f"{stream.path}: decoded {len(tokens)} of {len(intervals)} segments. "
+                              "Re-encode the file.")
+    _log.debug("%s: %d segments, tokens %s", stream.path, len(tokens), tokens.shape)
+    return FeatureArrays(times_s=intervals, arrays={"tokens": tokens}, attrs=_entry_attrs(index, stream))
+
+
+def _entry_attrs(index: VideoIndex, stream: Stream) -> dict[str, Any]:
+    """Per-recording facts: what the source looked like and where it sits on the clock."""
+    fps = (len(index.times_s) - 1) / index.times_s[-1] if len(index.times_s) > 1 and index.times_s[-1] > 0 else None
+    return {"source_width": index.width, "source_height": index.height, "source_codec": index.codec,
+            "source_frames": int(len(index.times_s)), "source_duration_s": round(index.duration_s, 6),
+            "source_fps": None if fps is None else round(float(fps), 4), "offset_s": stream.offset_s}
