@@ -317,13 +317,18 @@ def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   frames: Optional[int] = typer.Option(None, "--frames", help="Frames sampled per segment (default: the encoder's)."),
                   keep_tokens: Optional[int] = typer.Option(None, "--keep-tokens", help="Keep K evenly spaced time tokens."),
                   project_dim: Optional[int] = typer.Option(None, "--project-dim", help="Fixed orthogonal projection to this width."),
+                  min_coverage: Optional[float] = typer.Option(None, "--min-coverage", help="Keep a partial last segment covering at least this fraction."),
+                  seed: Optional[int] = typer.Option(None, "--seed", help="Seed of random init and of the projection."),
+                  precision: Optional[str] = typer.Option(None, "--precision", help="CUDA autocast precision (fp16 | bf16); CPU is fp32."),
+                  prefetch: Optional[int] = typer.Option(None, "--prefetch", help="Batches decoded ahead of the model."),
                   config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                   scheduler: Optional[str] = SchedulerOpt, workers: int = typer.Option(1, "--workers", help="Local threads (the model is shared)."),
                   recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
     """Encode face video with a frozen transformers encoder and compact its tokens into the cache."""
     flags = {"weights": weights, "random_init": random_init, "size": size, "batch_size": batch_size,
              "device": device, "segment_s": segment_s, "frames": frames, "keep_tokens": keep_tokens,
-             "project_dim": project_dim}
+             "project_dim": project_dim, "min_coverage": min_coverage, "seed": seed, "precision": precision,
+             "prefetch": prefetch}
     _extract_command(encoder, "video", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
 
 

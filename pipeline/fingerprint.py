@@ -54,6 +54,8 @@ def group_identity(name: str, version: str, config: Any, weights: dict[str, Any]
                    libraries: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """Everything that goes into a group's fingerprint, in readable form."""
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    for name in getattr(config, "runtime_fields", ()):  # speed-only knobs (batch size, prefetch depth)
+        cfg.pop(name, None)
     return {"extractor": name, "version": version, "config": json.loads(canonical_json(cfg)),
             "weights": json.loads(canonical_json(weights)), "libraries": library_versions(libraries)}
 

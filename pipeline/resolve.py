@@ -37,7 +37,7 @@ def recompute_fingerprint(group: GroupInfo) -> tuple[str, list[str]]:
     stored = group.identity
     cls = get_extractor(group.extractor)
     try:
-        config = cls.config_type(**_tuples(stored["config"]))
+        config = cls.config_type(**_tuples(stored["config"]))  # runtime-only fields take their defaults
     except TypeError as e:
         return "", [f"config fields changed ({e})"]
     extractor = cls(config)

@@ -33,11 +33,30 @@ _FP16_MAX = 65504.0
 def plan_stream(stream: Stream, cfg: VideoConfig, frames: int) -> tuple[VideoIndex, np.ndarray, np.ndarray]:
     """Index the file and plan it: (index, segment intervals (S, 2) on the recording clock, frames (S, n))."""
     index = probe_video(stream.path)
-    intervals = plan_segments(stream.offset_s, index.duration_s, cfg.segment_s, cfg.min_coverage)
+    offset, duration = stream.offset_s, index.duration_s
+    crop = stream.options.get("crop_s")
+    if crop is not None:  # file time crop[0] is the stream's time 0 (a camera started before the trial)
+        t0, t1 = _crop_span(crop, duration, stream)
+        offset, duration = stream.offset_s - t0, t1
+    intervals = plan_segments(offset, duration, cfg.segment_s, cfg.min_coverage)
+    if crop is not None and len(intervals):
+        intervals = intervals[intervals[:, 1] > stream.offset_s]
+        intervals[:, 0] = np.maximum(intervals[:, 0], stream.offset_s)
     if len(intervals) == 0:
         raise ExtractionError(f"{stream.path}: the whole video ({index.duration_s:.2f} s at offset_s "
                               f"{stream.offset_s} s) lies before the recording starts. Fix offset_s in the manifest.")
-    return index, intervals, sample_frames(index.times_s, intervals, stream.offset_s, frames)
+    return index, intervals, sample_frames(index.times_s, intervals, offset, frames)
+
+
+def _crop_span(crop, duration_s: float, stream: Stream) -> tuple[float, float]:
+    try:
+        t0, t1 = float(crop[0]), float(crop[1])
+    except (TypeError, ValueError, IndexError):
+        raise ExtractionError(f"{stream.path}: options.crop_s must be [start_s, end_s], got {crop!r}.") from None
+    if not 0 <= t0 < t1 or t0 >= duration_s:
+        raise ExtractionError(f"{stream.path}: options.crop_s [{t0}, {t1}] is outside the video's 0-{duration_s:.2f} s. "
+                              "Fix the trial span in the manifest.")
+    return t0, min(t1, duration_s)
 
 
 def pixel_batches(index: VideoIndex, frame_idx: np.ndarray, spec: PreprocessSpec,

@@ -53,3 +53,13 @@ def test_config_layers_and_unknown_keys() -> None:
     assert (cfg.h_freq, cfg.sfreq, cfg.notch_hz) == (40.0, 200.0, (50.0, 100.0))
     with pytest.raises(ConfigError, match="unknown config key 'hfreq' for EEGConfig"):
         layer_config(EEGConfig, {"hfreq": 40})
+
+
+def test_runtime_only_fields_do_not_change_the_group() -> None:
+    from pipeline.video.config import VideoConfig
+
+    a = group_identity("vivit", "1", VideoConfig(random_init=True, batch_size=2), {}, ())
+    b = group_identity("vivit", "1", VideoConfig(random_init=True, batch_size=16, prefetch=4), {}, ())
+    c = group_identity("vivit", "1", VideoConfig(random_init=True, keep_tokens=4), {}, ())
+    assert fingerprint(a) == fingerprint(b) and "batch_size" not in a["config"]
+    assert fingerprint(a) != fingerprint(c)

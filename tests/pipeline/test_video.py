@@ -351,3 +351,16 @@ def test_import_does_not_pull_transformers():
     code = ("import sys, pipeline.extractors.video, pipeline.video; "
             "sys.exit(1 if 'transformers' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
+
+
+def test_crop_s_maps_the_trial_span_to_the_recording_clock(tmp_path):
+    """MAHNOB-style: the camera starts before the trial; crop_s=[1, 3] makes file second 1 the stream's 0."""
+    path = write_video(tmp_path / "cam.mp4", n=40, fps=10)               # 4 s at 10 fps
+    stream = Stream(name="face", kind="video", path=path, format="mp4", offset_s=0.0, options={"crop_s": [1.0, 3.0]})
+    index, intervals, frame_idx = plan_stream(stream, VideoConfig(random_init=True, segment_s=1.0), 4)
+    np.testing.assert_allclose(intervals, [[0.0, 1.0], [1.0, 2.0]])
+    # segment 0 samples file times 1.125, 1.375, 1.625, 1.875 -> frames 11, 13, 16, 18
+    np.testing.assert_array_equal(frame_idx[0], [11, 13, 16, 18])
+    bad = Stream(name="face", kind="video", path=path, format="mp4", options={"crop_s": [9.0, 10.0]})
+    with pytest.raises(ExtractionError, match=r"cam.mp4: options.crop_s \[9.0, 10.0\] is outside"):
+        plan_stream(bad, VideoConfig(random_init=True), 4)
