@@ -215,7 +215,8 @@ def _run_extraction(name: str, manifest_path: Path, cache: Optional[str], config
                     workers: int, recordings: Optional[list[str]], as_json: bool) -> int:
     from pipeline.run import RunOptions, extract
 
-    m = _load_manifest(manifest_path)
+    # Structure errors stop everything; a missing file fails only its recording (failure log).
+    m = _load_manifest(manifest_path, check_files=False)
     opts = RunOptions(cache=cache or str(m.cache), scheduler=scheduler, workers=workers,
                       recordings=tuple(recordings) if recordings else None, command=_command_line())
     columns = [TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(),
@@ -343,7 +344,7 @@ def extract_all(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
         from pipeline.config_layers import layer_config
         from pipeline.extractors.base import get_extractor
 
-        m = _load_manifest(manifest)
+        m = _load_manifest(manifest, check_files=False)
         kinds = {s.kind for r in m.recordings for s in r.streams.values()}
         worst = 0
         for kind, name, flags in (("eeg", "eeg", {}), ("ecg", "ecg", {}), ("audio", "audio", {}),

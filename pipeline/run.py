@@ -165,7 +165,8 @@ def plan_tasks(manifest: Manifest, modality: str, cache: FeatureCache, group_pat
             except OSError as e:
                 failures.append({"recording": rec.id, "stream": stream.name, "stage": "input", "status": "failed",
                                  "file": str(stream.path), "error_type": "ExtractionError",
-                                 "message": f"{stream.path}: cannot read input ({e.strerror or e}). Fix the manifest path."})
+                                 "message": f"{stream.path}: cannot read input ({e.strerror or e}). "
+                                            "Fix the path in the manifest or remove the modality."})
                 continue
             mark = complete.get((rec.id, stream.name))
             if mark is not None and mark.get("input_hash") == digest:
