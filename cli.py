@@ -279,11 +279,19 @@ def extract_eeg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
 @extract_app.command("ecg")
 def extract_ecg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                 method: Optional[str] = typer.Option(None, help="NeuroKit2 R-peak method (default pantompkins1985)."),
+                channel: Optional[str] = typer.Option(None, "--channel", help="Lead by name or 0-based index (default: first ECG channel)."),
+                pre_s: Optional[float] = typer.Option(None, "--pre-s", help="Window start before the R peak, s (default 0.25)."),
+                post_s: Optional[float] = typer.Option(None, "--post-s", help="Window end after the R peak, s (default 0.45)."),
+                length: Optional[int] = typer.Option(None, "--length", help="Samples per beat window after resampling (default 128)."),
+                min_hr_bpm: Optional[float] = typer.Option(None, "--min-hr-bpm", help="Slowest plausible heart rate."),
+                max_hr_bpm: Optional[float] = typer.Option(None, "--max-hr-bpm", help="Fastest plausible heart rate."),
                 config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                 scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
                 recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
     """Detect R-peaks (Pan-Tompkins) and cut heartbeat-centred windows into the cache."""
-    _extract_command("ecg", "ecg", manifest, cache, config, {"method": method}, set_, scheduler, workers, recording, as_json)
+    flags = {"method": method, "channel": channel, "pre_s": pre_s, "post_s": post_s, "length": length,
+             "min_hr_bpm": min_hr_bpm, "max_hr_bpm": max_hr_bpm}
+    _extract_command("ecg", "ecg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
 
 
 @extract_app.command("audio")
