@@ -314,3 +314,15 @@ def test_corrupted_cache_chunk_is_found_by_verify(eeg_run, capsys) -> None:
         assert exc.value.code == 1 and "good/eeg/data" in out.err + out.out and "re-extract" in (out.err + out.out).lower()
     finally:
         chunk.write_bytes(original)
+
+
+def test_optional_extractor_without_its_package_names_the_install(tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("opensmile") is not None:
+        pytest.skip("opensmile is installed here, so egemaps is available")
+    manifest = write_manifest(tmp_path / "m.yaml", [_rec("a", {"audio": {"path": "v.wav"}})])
+    _voice_wav(tmp_path / "v.wav")
+    with pytest.raises(SystemExit) as exc:
+        main(["extract", "audio", "--manifest", str(manifest), "--extractor", "egemaps"])
+    assert exc.value.code == 2 and "pip install opensmile" in capsys.readouterr().err

@@ -1,7 +1,6 @@
 """Importing this package registers every built-in extractor."""
 
 import importlib
-import logging
 
 from pipeline.extractors.base import (  # noqa: F401
     BaseExtractor,
@@ -12,14 +11,8 @@ from pipeline.extractors.base import (  # noqa: F401
     registered_extractors,
 )
 
-_log = logging.getLogger(__name__)
 
-# Each module registers itself on import. A module whose heavy optional dependency is missing is
-# skipped with a log line, so the rest of the registry still works.
+# Each module registers itself on import; heavy libraries (transformers, torch) are imported
+# lazily inside the extractors, so importing the registry stays cheap.
 for _module in ("eeg", "ecg", "audio", "video"):
-    try:
-        importlib.import_module(f"pipeline.extractors.{_module}")
-    except ModuleNotFoundError as _e:
-        if _e.name == f"pipeline.extractors.{_module}":
-            continue  # not written yet
-        raise
+    importlib.import_module(f"pipeline.extractors.{_module}")

@@ -109,6 +109,11 @@ def get_extractor(name: str) -> type:
     try:
         return _REGISTRY[name]
     except KeyError:
+        from pipeline.extractors.audio import OPTIONAL_EXTRACTORS
+
+        if name in OPTIONAL_EXTRACTORS:
+            raise ConfigError(f"extractor '{name}' needs an optional package that is not installed: "
+                              f"{OPTIONAL_EXTRACTORS[name]}.") from None
         raise ConfigError(f"unknown extractor '{name}'. Known extractors: {', '.join(sorted(_REGISTRY))}.") from None
 
 
