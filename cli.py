@@ -43,7 +43,8 @@ JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summ
 ConfigOpt = typer.Option(None, "--config", help="YAML with a section per extractor/trainer; flags override it.")
 SetOpt = typer.Option(None, "--set", help="Override any config field: --set KEY=VALUE (repeatable).")
 SchedulerOpt = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT); 'sync' runs inline; default: a local cluster.")
-WorkersOpt = typer.Option(2, "--workers", help="Threads of the local Dask cluster.")
+WorkersOpt = typer.Option(2, "--workers", help="Workers of the local Dask cluster (threads; processes with --processes).")
+ProcessesOpt = typer.Option(False, "--processes", help="Local Dask workers are processes (for GIL-bound extractors).")
 RecordingsOpt = typer.Option(None, "--recording", help="Only these recording ids (repeatable).")
 
 
@@ -212,12 +213,12 @@ def _bids_options(trial_types: Optional[list[str]], label_columns: Optional[list
 
 # ------------------------------------------------------------------------------------ extract
 def _run_extraction(name: str, manifest_path: Path, cache: Optional[str], config: Any, scheduler: Optional[str],
-                    workers: int, recordings: Optional[list[str]], as_json: bool) -> int:
+                    workers: int, recordings: Optional[list[str]], as_json: bool, processes: bool = False) -> int:
     from pipeline.run import RunOptions, extract
 
     # Structure errors stop everything; a missing file fails only its recording (failure log).
     m = _load_manifest(manifest_path, check_files=False)
-    opts = RunOptions(cache=cache or str(m.cache), scheduler=scheduler, workers=workers,
+    opts = RunOptions(cache=cache or str(m.cache), scheduler=scheduler, workers=workers, processes=processes,
                       recordings=tuple(recordings) if recordings else None, command=_command_line())
     columns = [TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
@@ -244,14 +245,14 @@ def _run_extraction(name: str, manifest_path: Path, cache: Optional[str], config
 
 def _extract_command(name: str, section: str, manifest: Path, cache: Optional[str], config_file: Optional[Path],
                      flags: dict[str, Any], sets: Optional[list[str]], scheduler: Optional[str], workers: int,
-                     recordings: Optional[list[str]], as_json: bool) -> None:
+                     recordings: Optional[list[str]], as_json: bool, processes: bool = False) -> None:
     def body() -> int:
         from pipeline.config_layers import layer_config, parse_set_options
         from pipeline.extractors.base import get_extractor
 
         cls = get_extractor(name)
         cfg = layer_config(cls.config_type, _read_config_file(config_file, section), flags, parse_set_options(sets))
-        return _run_extraction(name, manifest, cache, cfg, scheduler, workers, recordings, as_json)
+        return _run_extraction(name, manifest, cache, cfg, scheduler, workers, recordings, as_json, processes)
     code = _guard(body)
     if code:
         raise typer.Exit(code)
@@ -268,12 +269,12 @@ def extract_eeg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                 flat_policy: Optional[str] = typer.Option(None, "--flat-policy", help="reject | keep"),
                 min_duration_s: Optional[float] = typer.Option(None, "--min-duration-s", help="Shortest usable recording."),
                 config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
-                scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
+                scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
                 recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
     """Preprocess EEG with MNE (filter, notch, re-reference, resample) into the cache."""
     flags = {"sfreq": sfreq, "l_freq": l_freq, "h_freq": h_freq, "notch_hz": notch, "reference": reference,
              "nan_policy": nan_policy, "flat_policy": flat_policy, "min_duration_s": min_duration_s}
-    _extract_command("eeg", "eeg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
+    _extract_command("eeg", "eeg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
 
 
 @extract_app.command("ecg")
@@ -286,12 +287,12 @@ def extract_ecg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                 min_hr_bpm: Optional[float] = typer.Option(None, "--min-hr-bpm", help="Slowest plausible heart rate."),
                 max_hr_bpm: Optional[float] = typer.Option(None, "--max-hr-bpm", help="Fastest plausible heart rate."),
                 config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
-                scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
+                scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
                 recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
     """Detect R-peaks (Pan-Tompkins) and cut heartbeat-centred windows into the cache."""
     flags = {"method": method, "channel": channel, "pre_s": pre_s, "post_s": post_s, "length": length,
              "min_hr_bpm": min_hr_bpm, "max_hr_bpm": max_hr_bpm}
-    _extract_command("ecg", "ecg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
+    _extract_command("ecg", "ecg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
 
 
 @extract_app.command("audio")
@@ -306,12 +307,12 @@ def extract_audio(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   segment_s: Optional[float] = typer.Option(None, "--segment-s", help="Segment length for --level segment."),
                   min_pause_s: Optional[float] = typer.Option(None, "--min-pause-s", help="Shortest pause in seconds."),
                   config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
-                  scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt,
+                  scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
                   recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
     """Compute paralinguistic frame features (pitch, energy, prosody) into the cache."""
     flags = {"hop_s": hop_s, "sr": sr, "f0_floor_hz": f0_floor, "f0_ceiling_hz": f0_ceiling,
              "voicing_threshold": voicing_threshold, "level": level, "segment_s": segment_s, "min_pause_s": min_pause_s}
-    _extract_command(extractor, "audio", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
+    _extract_command(extractor, "audio", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
 
 
 @extract_app.command("video")
@@ -332,13 +333,14 @@ def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   prefetch: Optional[int] = typer.Option(None, "--prefetch", help="Batches decoded ahead of the model."),
                   config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                   scheduler: Optional[str] = SchedulerOpt, workers: int = typer.Option(1, "--workers", help="Local threads (the model is shared)."),
+                  processes: bool = ProcessesOpt,
                   recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
     """Encode face video with a frozen transformers encoder and compact its tokens into the cache."""
     flags = {"weights": weights, "random_init": random_init, "size": size, "batch_size": batch_size,
              "device": device, "segment_s": segment_s, "frames": frames, "keep_tokens": keep_tokens,
              "project_dim": project_dim, "min_coverage": min_coverage, "seed": seed, "precision": precision,
              "prefetch": prefetch}
-    _extract_command(encoder, "video", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json)
+    _extract_command(encoder, "video", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
 
 
 @extract_app.command("all")
@@ -346,7 +348,7 @@ def extract_all(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                 encoder: str = typer.Option("vivit", "--encoder", help="Video encoder."),
                 random_init: bool = typer.Option(False, "--random-init", help="Random video weights (demo)."),
                 config: Optional[Path] = ConfigOpt, scheduler: Optional[str] = SchedulerOpt,
-                workers: int = WorkersOpt, as_json: bool = JsonOpt) -> None:
+                workers: int = WorkersOpt, processes: bool = ProcessesOpt, as_json: bool = JsonOpt) -> None:
     """Run every extractor whose modality the manifest has (eeg, ecg, audio, video)."""
     def body() -> int:
         from pipeline.config_layers import layer_config
@@ -360,7 +362,7 @@ def extract_all(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
             if kind not in kinds:
                 continue
             cfg = layer_config(get_extractor(name).config_type, _read_config_file(config, kind), flags)
-            worst = max(worst, _run_extraction(name, manifest, cache, cfg, scheduler, workers, None, as_json))
+            worst = max(worst, _run_extraction(name, manifest, cache, cfg, scheduler, workers, None, as_json, processes))
         return worst
     code = _guard(body)
     if code:

@@ -33,7 +33,8 @@ class RunOptions:
 
     cache: str
     scheduler: str | None = None      # None: local in-process cluster; "sync": no Dask; else tcp://HOST:PORT
-    workers: int = 2                  # local threads
+    workers: int = 2                  # local workers (threads, or processes with ``processes``)
+    processes: bool = False           # local cluster of worker processes (GIL-bound extractors scale)
     recordings: tuple[str, ...] | None = None
     command: str = ""                 # the CLI command that built the group, shown when it is missing
 
@@ -200,8 +201,12 @@ def _map_tasks(name: str, config: Any, tasks: list[Task], opts: RunOptions, grou
     if opts.scheduler:
         client, cluster = Client(opts.scheduler, timeout="30s"), None
     else:
-        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=max(1, opts.workers),
-                               dashboard_address=":0")
+        if opts.processes:
+            cluster = LocalCluster(processes=True, n_workers=max(1, opts.workers), threads_per_worker=1,
+                                   host="127.0.0.1", dashboard_address=":0")
+        else:
+            cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=max(1, opts.workers),
+                                   dashboard_address=":0")
         client = Client(cluster)
     try:
         futures = [client.submit(extract_one, name, config, t, opts.cache, group_path, pure=False) for t in tasks]
