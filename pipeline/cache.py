@@ -67,6 +67,18 @@ def _chunks_for(arr: np.ndarray) -> tuple[int, ...]:
     return (rows,) + tuple(arr.shape[1:])
 
 
+def _require_group(root: zarr.Group, path: str) -> zarr.Group:
+    """``require_group`` that tolerates another process creating the same group concurrently."""
+    for attempt in range(5):
+        try:
+            return root.require_group(path)
+        except Exception:
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 class FeatureCache:
     """A Zarr v3 store (a local folder, or any fsspec URL) holding feature groups."""
 
@@ -81,19 +93,23 @@ class FeatureCache:
             return self._root
         if self.is_local and not create and not Path(self.location).exists():
             return None
-        try:
+        last: Exception | None = None
+        for attempt in range(5):  # another process may be creating the same store this instant
             try:
-                self._root = zarr.open_group(self.location, mode="a" if create else "r+", zarr_format=3)
-            except (PermissionError, ValueError):  # read-only storage: readers still work
-                if create:
-                    raise
-                self._root = zarr.open_group(self.location, mode="r", zarr_format=3)
-        except FileNotFoundError:
-            return None
-        except Exception as e:
-            raise CacheError(f"{self.location}: cannot open as a Zarr v3 store ({type(e).__name__}: {e}). "
-                             "Point --cache at a cache folder or a new path.") from e
-        return self._root
+                try:
+                    self._root = zarr.open_group(self.location, mode="a" if create else "r+", zarr_format=3)
+                except (PermissionError, ValueError):  # read-only storage: readers still work
+                    if create:
+                        raise
+                    self._root = zarr.open_group(self.location, mode="r", zarr_format=3)
+                return self._root
+            except FileNotFoundError:
+                return None
+            except Exception as e:
+                last = e
+                time.sleep(0.05 * (attempt + 1))
+        raise CacheError(f"{self.location}: cannot open as a Zarr v3 store ({type(last).__name__}: {last}). "
+                         "Point --cache at a cache folder or a new path.") from last
 
     def _root_or_raise(self) -> zarr.Group:
         root = self._open_root(create=False)
@@ -116,7 +132,7 @@ class FeatureCache:
         fp = fingerprint(identity)
         path = f"{modality}/{extractor}-{fp}"
         root = self._open_root(create=True)
-        grp = root.require_group(path)
+        grp = _require_group(root, path)
         existing = grp.attrs.get(GROUP_KEY)
         if existing is None:
             meta = {"modality": modality, "extractor": extractor, "fingerprint": fp, "identity": identity,
@@ -208,7 +224,7 @@ class FeatureCache:
         key = f"{group_path}/{recording_id}/{stream}"
         if key in root:
             del root[key]
-        grp = root.require_group(key)
+        grp = _require_group(root, key)
         grp.attrs[ENTRY_KEY] = {"complete": False}
         arrays = {"times_s": np.asarray(feats.times_s, dtype=np.float64), **feats.arrays}
         checksums: dict[str, str] = {}
