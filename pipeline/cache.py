@@ -97,11 +97,13 @@ class FeatureCache:
         for attempt in range(5):  # another process may be creating the same store this instant
             try:
                 try:
-                    self._root = zarr.open_group(self.location, mode="a" if create else "r+", zarr_format=3)
+                    self._root = zarr.open_group(self.location, mode="a" if create else "r+", zarr_format=3,
+                                                 storage_options=self._storage_options)
                 except (PermissionError, ValueError):  # read-only storage: readers still work
                     if create:
                         raise
-                    self._root = zarr.open_group(self.location, mode="r", zarr_format=3)
+                    self._root = zarr.open_group(self.location, mode="r", zarr_format=3,
+                                                 storage_options=self._storage_options)
                 return self._root
             except FileNotFoundError:
                 return None
@@ -110,6 +112,19 @@ class FeatureCache:
                 time.sleep(0.05 * (attempt + 1))
         raise CacheError(f"{self.location}: cannot open as a Zarr v3 store ({type(last).__name__}: {last}). "
                          "Point --cache at a cache folder or a new path.") from last
+
+    @property
+    def _storage_options(self) -> dict[str, Any] | None:
+        # fsspec's local file system does not create parent folders unless asked; object stores need none.
+        return {"auto_mkdir": True} if self.location.startswith("file://") else None
+
+    def root_attr(self, key: str, default: Any = None) -> Any:
+        """A store-level attribute (e.g. which groups are current)."""
+        root = self._open_root(create=False)
+        return default if root is None else root.attrs.get(key, default)
+
+    def set_root_attr(self, key: str, value: Any) -> None:
+        self._open_root(create=True).attrs[key] = value
 
     def _root_or_raise(self) -> zarr.Group:
         root = self._open_root(create=False)

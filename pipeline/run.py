@@ -273,22 +273,14 @@ CURRENT_KEY = "eegavi_current"
 
 def mark_current(cache: FeatureCache, group: GroupInfo) -> None:
     """Record ``group`` as the current one for its (modality, extractor): what training reads and gc keeps."""
-    import zarr
-
-    root = zarr.open_group(cache.location, mode="a", zarr_format=3)
-    current = dict(root.attrs.get(CURRENT_KEY, {}))
+    current = dict(cache.root_attr(CURRENT_KEY, {}))
     by_mod = dict(current.get(group.modality, {}))
     by_mod[group.extractor] = {"group": group.path, "when": time.time()}
     current[group.modality] = by_mod
-    root.attrs[CURRENT_KEY] = current
+    cache.set_root_attr(CURRENT_KEY, current)
 
 
 def current_groups(cache: FeatureCache) -> dict[str, dict[str, str]]:
     """modality -> extractor -> group path, for the groups the current configuration uses."""
-    import zarr
-
-    if not cache.exists():
-        return {}
-    root = zarr.open_group(cache.location, mode="r", zarr_format=3)
-    cur = root.attrs.get(CURRENT_KEY, {})
+    cur = cache.root_attr(CURRENT_KEY, {})
     return {m: {e: v["group"] for e, v in sorted(d.items(), key=lambda kv: -kv[1]["when"])} for m, d in cur.items()}

@@ -110,3 +110,17 @@ def test_two_concurrent_writers_share_the_work(clean_run, tmp_path: Path) -> Non
     for k in expected:
         np.testing.assert_array_equal(got[k], expected[k])
     assert FeatureCache(cache_dir).verify(FeatureCache(cache_dir).groups()[0].path) == []
+
+
+def test_fsspec_url_store_matches_local_run(clean_run, tmp_path: Path) -> None:
+    manifest, expected = clean_run
+    url = f"file://{tmp_path}/remote.zarr"
+    summary = extract(load_manifest(manifest), "eeg", None, RunOptions(cache=url, scheduler="sync"))
+    assert (summary.done, summary.failed) == (12, 0)
+    again = extract(load_manifest(manifest), "eeg", None, RunOptions(cache=url, scheduler="sync"))
+    assert (again.done, again.skipped) == (0, 12)
+    cache = FeatureCache(url)
+    (group,) = cache.groups()
+    for key, arr in expected.items():
+        np.testing.assert_array_equal(cache.read_entry(group.path, *key).arrays["data"], arr)
+    assert cache.verify(group.path) == [] and cache.size_bytes(group.path) > 0
