@@ -82,7 +82,7 @@ def main() -> None:
             first += t1 - t0
             rerun += t2 - t1
         print(f"total  first run {first:8.2f} s   no-op rerun {rerun:6.2f} s   "
-              f"({rerun / args.recordings * 1000:.2f} s per 1,000 entries per extractor x{len(args.extractors.split(','))})   "
+              f"({rerun / len(args.extractors.split(',')) / args.recordings * 1000:.2f} s per 1,000 entries)   "
               f"ratio {first / rerun:7.1f}x")
 
 
