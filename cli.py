@@ -474,18 +474,87 @@ def cache_gc(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
 
 # ------------------------------------------------------------------------------------ train / eval
 @train_app.command("fusion")
-def train_fusion(ctx: typer.Context,
-                 manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                 out: Path = typer.Option(Path("runs/fusion"), "--out", help="Run folder (config, metrics, checkpoints, plots)."),
+                 fusion: Optional[str] = typer.Option(None, "--fusion", help="gated-xattn | late | prefix | eeg-only"),
+                 modalities: Optional[str] = typer.Option(None, "--modalities", help="Stream names or kinds, e.g. eeg,video,audio,ecg."),
+                 extractors: Optional[str] = typer.Option(None, "--extractors", help="Pin cache groups per kind, e.g. video:clip."),
+                 teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil the EEG embedding towards e.g. video:vivit."),
+                 labels: Optional[str] = typer.Option(None, "--labels", help="Labels to predict, e.g. valence,arousal."),
+                 task: Optional[str] = typer.Option(None, "--task", help="binary | regression"),
+                 split: Optional[str] = typer.Option(None, "--split", help="loso | subject-kfold | trial"),
+                 folds: Optional[int] = typer.Option(None, "--folds", help="k for subject-kfold / trial."),
+                 max_folds: Optional[int] = typer.Option(None, "--max-folds", help="Run only the first N folds."),
+                 epochs: Optional[int] = typer.Option(None, "--epochs"),
+                 max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop each fold after N optimiser steps."),
+                 seed: Optional[int] = typer.Option(None, "--seed"),
+                 window_s: Optional[float] = typer.Option(None, "--window-s", help="Training window length, s (no cache rebuild)."),
+                 hop_s: Optional[float] = typer.Option(None, "--hop-s", help="Window hop, s."),
+                 batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+                 lr: Optional[float] = typer.Option(None, "--lr"),
+                 grad_accum: Optional[int] = typer.Option(None, "--grad-accum"),
+                 grad_checkpoint: Optional[bool] = typer.Option(None, "--grad-checkpoint/--no-grad-checkpoint"),
+                 amp: Optional[str] = typer.Option(None, "--amp", help="auto | bf16 | fp16 | off"),
+                 device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
+                 modality_dropout: Optional[float] = typer.Option(None, "--modality-dropout"),
+                 eeg_tokenizer: Optional[str] = typer.Option(None, "--eeg-tokenizer", help="conv | patch"),
+                 checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints."),
+                 vram_budget: Optional[float] = typer.Option(None, "--vram-budget", help="Refuse if the first step's CUDA peak exceeds this many GB."),
+                 resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
                  config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                  as_json: bool = JsonOpt) -> None:
-    """Train the EEG branch + gated cross-attention fusion on cached features."""
+    """Train the EEG branch + gated cross-attention fusion on cached features (no encoder is loaded)."""
     def body() -> None:
-        try:
-            from fusion.train import train  # noqa: F401
-        except ModuleNotFoundError:
-            from pipeline.errors import PipelineError
-            raise PipelineError("the fusion trainer is not built yet (issue 6).") from None
+        from fusion.config import TrainConfig
+        from pipeline.config_layers import layer_config, parse_set_options
+
+        flags = {"manifest_path": str(manifest), "out_dir": str(out), "cache_path": cache, "fusion": fusion,
+                 "modalities": modalities, "extractors": extractors, "teacher": teacher, "labels": labels,
+                 "task": task, "split": split, "folds": folds, "max_folds": max_folds, "epochs": epochs,
+                 "max_steps": max_steps, "seed": seed, "window_s": window_s, "hop_s": hop_s,
+                 "batch_size": batch_size, "lr": lr, "grad_accum": grad_accum, "grad_checkpoint": grad_checkpoint,
+                 "amp": amp, "device": device, "modality_dropout": modality_dropout, "eeg_tokenizer": eeg_tokenizer,
+                 "checkpoint_every": checkpoint_every, "vram_budget_gb": vram_budget, "resume": resume or None}
+        cfg = layer_config(TrainConfig, _read_config_file(config, "train"), flags, parse_set_options(set_))
+        from fusion.train import train
+
+        with console.status(f"training {cfg.fusion} on {', '.join(cfg.modalities)} ({cfg.split}) ..."):
+            summary = train(cfg)
+        if as_json:
+            out_console_json({k: v for k, v in summary.items() if k != "table"})
+            return
+        console_out_summary(summary)
     _guard(body)
+
+
+@app.command("eval")
+def eval_run(run: Path = typer.Argument(..., help="A run folder or one checkpoint (.pt)."),
+             device: str = typer.Option("auto", "--device"), as_json: bool = JsonOpt) -> None:
+    """Report test metrics of a trained run per subject and overall, mean ± std over folds."""
+    def body() -> None:
+        from fusion.evaluate import evaluate
+
+        result = evaluate(run, device=device)
+        if as_json:
+            out_console_json(result)
+        else:
+            console_out_summary(result)
+    _guard(body)
+
+
+def out_console_json(data: dict) -> None:
+    out.print(json.dumps(data, default=float), soft_wrap=True, highlight=False)
+
+
+def console_out_summary(summary: dict) -> None:
+    """The short table printed at the end of training and by `cli eval`."""
+    from fusion.metrics import format_table
+
+    table = summary.get("table") or format_table(summary.get("summary", {}))
+    out.print(f"run: {summary.get('run_dir', '')}  device: {summary.get('device', '')}  "
+              f"peak memory: {summary.get('peak_memory_gb', float('nan')):.2f} GB ({summary.get('peak_memory_kind', '')})")
+    out.print("test metrics, mean ± std over folds:")
+    out.print(table, highlight=False, soft_wrap=True)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
