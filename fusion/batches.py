@@ -1,0 +1,180 @@
+"""Batch assembly and the deterministic, resumable batch order.
+
+A batch is plain numpy slicing of in-memory features (see ``fusion.data``), so the loader runs in
+the training process: no worker processes, and the data order is a pure function of
+``(seed, epoch)``, which is what makes ``--resume`` exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from fusion.data import WindowSet
+from fusion.normalise import Normaliser, _beat_features
+from pipeline.errors import ConfigError
+from pipeline.manifest import LabelScale
+
+
+@dataclass
+class Batch:
+    """One batch. Shapes: eeg (B, C, T); inputs[name][key] (B, N, ...); masks[name] (B, N) bool."""
+
+    eeg: torch.Tensor
+    inputs: dict[str, dict[str, torch.Tensor]]
+    masks: dict[str, torch.Tensor]
+    covariates: torch.Tensor               # (B, K)
+    labels: torch.Tensor                   # (B, L) 0/1 or scaled to [0, 1]
+    label_mask: torch.Tensor               # (B, L) bool
+    teacher: torch.Tensor | None = None    # (B, Dt)
+    teacher_mask: torch.Tensor | None = None  # (B,) bool
+    subjects: list[str] = field(default_factory=list)
+    window_index: np.ndarray | None = None
+
+    def to(self, device: torch.device) -> "Batch":
+        mv = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(eeg=mv(self.eeg), inputs={n: {k: mv(v) for k, v in d.items()} for n, d in self.inputs.items()},
+                     masks={n: mv(m) for n, m in self.masks.items()}, covariates=mv(self.covariates),
+                     labels=mv(self.labels), label_mask=mv(self.label_mask), teacher=mv(self.teacher),
+                     teacher_mask=mv(self.teacher_mask), subjects=self.subjects, window_index=self.window_index)
+
+    def __len__(self) -> int:
+        return self.eeg.shape[0]
+
+
+def encode_labels(ws: WindowSet, labels: tuple[str, ...], task: str, scales: dict[str, LabelScale],
+                  thresholds: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-recording label targets (R, L) and presence mask: binary = value > threshold; regression
+    = value rescaled to [0, 1] by the label's scale."""
+    missing = [name for name in labels if name not in scales]
+    if missing:
+        raise ConfigError(f"labels {missing} have no label scale in the manifest (known: {sorted(scales)}). "
+                          "Fix --labels or add label_scales.")
+    y = np.zeros((len(ws.features), len(labels)), np.float32)
+    m = np.zeros_like(y, dtype=bool)
+    for i, rf in enumerate(ws.features):
+        for j, name in enumerate(labels):
+            if name not in rf.rec.labels:
+                continue
+            v, sc = float(rf.rec.labels[name]), scales[name]
+            thr = thresholds.get(name, sc.resolved_threshold)
+            y[i, j] = float(v > thr) if task == "binary" else (v - sc.min) / (sc.max - sc.min)
+            m[i, j] = True
+    return y, m
+
+
+def _gather(items_arr: np.ndarray, lo: int, n: int, pad: int) -> np.ndarray:
+    out = np.zeros((pad,) + items_arr.shape[1:], dtype=items_arr.dtype)
+    n = min(n, pad)
+    out[:n] = items_arr[lo:lo + n]
+    return out
+
+
+def make_batch(ws: WindowSet, idx: np.ndarray, norm: Normaliser, y: np.ndarray, ym: np.ndarray,
+               shift_samples: np.ndarray | None = None) -> Batch:
+    """Assemble windows ``idx``. ``shift_samples`` (B,) moves only the EEG slice (augmentation);
+    the other modalities and the teacher target stay at the unshifted window."""
+    T = ws.n_samples
+    C = ws.features[0].eeg.shape[0]
+    eeg = np.zeros((len(idx), C, T), np.float32)
+    subjects = []
+    for b, w in enumerate(idx):
+        rf = ws.features[ws.rec_idx[w]]
+        i0 = int(round((ws.starts[w] - rf.eeg_t0) * ws.sfreq))
+        if shift_samples is not None:
+            i0 = int(np.clip(i0 + shift_samples[b], 0, max(0, rf.eeg.shape[1] - T)))
+        seg = rf.eeg[:, i0:i0 + T]
+        mean, std = norm.eeg_stats(rf.rec.subject)
+        eeg[b, :, :seg.shape[1]] = (seg - mean[:, None]) / std[:, None]
+        subjects.append(rf.rec.subject)
+    inputs: dict[str, dict[str, torch.Tensor]] = {}
+    masks: dict[str, torch.Tensor] = {}
+    for spec in ws.inputs[1:]:
+        pad = ws.pad_sizes[spec.name]
+        lo, cnt = ws._lo[spec.name][idx], np.minimum(ws._n[spec.name][idx], pad)
+        mask = np.arange(pad)[None, :] < cnt[:, None]
+        parts: dict[str, list[np.ndarray]] = {}
+        shapes = ws.item_shapes[spec.name]
+        for b, w in enumerate(idx):
+            arrays = _stream_arrays(ws, int(ws.rec_idx[w]), spec.kind, spec.name, norm)
+            for key, shape in shapes.items():
+                arr = arrays.get(key)
+                parts.setdefault(key, []).append(
+                    np.zeros((pad,) + shape, np.float32) if arr is None else _gather(arr, lo[b], cnt[b], pad))
+        inputs[spec.name] = {k: torch.from_numpy(np.stack(v).astype(np.float32)) for k, v in parts.items()}
+        masks[spec.name] = torch.from_numpy(mask)
+    teacher, tmask = _teacher(ws, idx)
+    cov = _covariates(ws, idx, norm)
+    r = ws.rec_idx[idx]
+    return Batch(eeg=torch.from_numpy(eeg), inputs=inputs, masks=masks, covariates=cov,
+                 labels=torch.from_numpy(y[r]), label_mask=torch.from_numpy(ym[r]), teacher=teacher,
+                 teacher_mask=tmask, subjects=subjects, window_index=np.asarray(idx))
+
+
+def _stream_arrays(ws: WindowSet, rec_i: int, kind: str, name: str, norm: Normaliser) -> dict[str, np.ndarray]:
+    """The per-item arrays the model reads for one stream of one recording, normalised once and
+    memoised on the window set (keyed by the normaliser, which differs per fold)."""
+    key = (id(norm), rec_i, name)
+    if key in ws.normed:
+        return ws.normed[key]
+    items = ws.features[rec_i].streams.get(name)
+    if items is None:
+        out: dict[str, np.ndarray] = {}
+    elif kind == "video":
+        out = {"tokens": norm.apply_feat(name, "tokens", items.arrays["tokens"].astype(np.float32)).astype(np.float16)}
+    elif kind == "audio":
+        out = {"frames": norm.apply_feat(name, "frames", items.arrays["frames"].astype(np.float32))}
+    elif kind == "ecg":
+        out = {"beats": norm.apply_feat(name, "beats", items.arrays["beats"].astype(np.float32)),
+               "feats": norm.apply_feat(name, "feats", _beat_features(items.arrays))}
+    else:
+        raise ConfigError(f"stream '{name}': modality kind '{kind}' has no fusion input adapter.")
+    ws.normed[key] = out
+    return out
+
+
+def _teacher(ws: WindowSet, idx: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Mean cached CLS token of the teacher segments overlapping each (unshifted) window."""
+    if not any(rf.teacher is not None for rf in ws.features):
+        return None, None
+    dim = next(rf.teacher.arrays["tokens"].shape[-1] for rf in ws.features if rf.teacher is not None)
+    out = np.zeros((len(idx), dim), np.float32)
+    mask = np.zeros(len(idx), bool)
+    for b, w in enumerate(idx):
+        t = ws.features[ws.rec_idx[w]].teacher
+        lo, n = ws._lo["__teacher__"][w], ws._n["__teacher__"][w]
+        if t is not None and n > 0:
+            out[b] = t.arrays["tokens"][lo:lo + n, 0].astype(np.float32).mean(0)
+            mask[b] = True
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
+def _covariates(ws: WindowSet, idx: np.ndarray, norm: Normaliser) -> torch.Tensor:
+    names = norm.cov_names
+    if not names:
+        return torch.zeros(len(idx), 0)
+    raw = np.array([[ws.features[ws.rec_idx[w]].rec.covariates.get(c, np.nan) for c in names] for w in idx],
+                   np.float32)
+    if norm.cov is not None:
+        raw = (raw - norm.cov[0]) / norm.cov[1]
+    return torch.from_numpy(np.nan_to_num(raw, nan=0.0).astype(np.float32))
+
+
+class BatchOrder:
+    """Shuffled batch order that is a pure function of (seed, epoch); state = (epoch, position)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool = True) -> None:
+        self.n, self.batch_size, self.seed, self.shuffle = n, batch_size, seed, shuffle
+
+    def batches(self, epoch: int, start: int = 0):
+        """Yield (position, window indices) from batch ``start`` of ``epoch``."""
+        order = (np.random.default_rng([self.seed, epoch]).permutation(self.n) if self.shuffle
+                 else np.arange(self.n))
+        n_batches = self.batches_per_epoch()
+        for pos in range(start, n_batches):
+            yield pos, order[pos * self.batch_size:(pos + 1) * self.batch_size]
+
+    def batches_per_epoch(self) -> int:
+        return (self.n + self.batch_size - 1) // self.batch_size

@@ -1,0 +1,292 @@
+"""Windows over the feature cache: EEG slices plus, by time, the other modalities' items.
+
+Every cached array carries times on the recording clock, so a window ``[start, start+window_s)``
+gathers the EEG samples in it, the video segments overlapping it, the audio frames and the ECG
+R-peaks inside it. Each modality is padded to a fixed item count (the maximum over all windows
+of the dataset) with an availability mask; a recording without a stream gets an all-False mask,
+never a crash. Features are held in RAM (they are compact by design) so a batch is numpy slicing.
+
+Normalisation statistics (per-subject EEG, per-feature audio/ECG, covariates) are fitted on the
+training recordings only (``fit_normaliser``) and travel with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.cache import FeatureCache, GroupInfo
+from pipeline.errors import CacheError
+from pipeline.manifest import Manifest, Recording
+
+_log = logging.getLogger(__name__)
+KINDS = ("eeg", "video", "audio", "ecg")
+ECG_BEAT_FEATURES = ("rr_s", "hr_bpm", "quality")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One fusion input: a stream name, its modality kind and the cache group it is read from."""
+
+    name: str
+    kind: str
+    group: GroupInfo
+
+
+@dataclass
+class StreamItems:
+    """One recording's items of one stream: begin/end times (points have begin == end)."""
+
+    begin: np.ndarray                 # (N,) seconds, sorted
+    end: np.ndarray                   # (N,) seconds
+    arrays: dict[str, np.ndarray]     # axis 0 = items
+    is_point: bool
+
+
+@dataclass
+class RecordingFeatures:
+    """Everything stage two needs from one recording, in memory."""
+
+    rec: Recording
+    eeg: np.ndarray                   # (C, N) float32 microvolts
+    eeg_t0: float                     # recording-clock time of sample 0, seconds
+    sfreq: float                      # EEG sampling rate, Hz
+    ch_names: tuple[str, ...]
+    streams: dict[str, StreamItems] = field(default_factory=dict)
+    teacher: StreamItems | None = None
+
+
+def expand_inputs(modalities: tuple[str, ...], manifest: Manifest) -> list[tuple[str, str]]:
+    """(stream name, kind) for each requested modality. A kind name with no stream of that name
+    expands to every stream of that kind (e.g. "video" -> "face", "stimulus")."""
+    kinds_by_name: dict[str, str] = {}
+    for r in manifest.recordings:
+        for s in r.streams.values():
+            kinds_by_name.setdefault(s.name, s.kind)
+    out: list[tuple[str, str]] = []
+    for m in modalities:
+        if m in kinds_by_name:
+            out.append((m, kinds_by_name[m]))
+        elif m in KINDS:
+            found = sorted(n for n, k in kinds_by_name.items() if k == m)
+            if not found:
+                _log.warning("modality '%s': no recording in %s has a stream of that kind; it is skipped",
+                             m, manifest.path)
+            out += [(n, m) for n in found]
+        else:
+            raise CacheError(f"{manifest.path}: modality '{m}' is neither a stream name "
+                             f"({sorted(kinds_by_name)}) nor a kind ({list(KINDS)}). Fix --modalities.")
+    eeg = [o for o in out if o[1] == "eeg"]
+    if len(eeg) != 1:
+        raise CacheError(f"{manifest.path}: expected exactly one EEG stream among {out}; pass it by name.")
+    return eeg + [o for o in dict.fromkeys(out) if o[1] != "eeg"]
+
+
+def resolve_inputs(names: list[tuple[str, str]], cache: FeatureCache, pins: dict[str, str],
+                   teacher: str | None, manifest: Manifest | None = None) -> tuple[list[InputSpec], InputSpec | None]:
+    """Find each input's current cache group; a missing/stale group raises CacheError with the
+    exact ``cli extract ...`` command (from ``pipeline.resolve``)."""
+    from pipeline.resolve import resolve_group
+
+    groups: dict[tuple[str, str | None], GroupInfo] = {}
+
+    def group(kind: str, extractor: str | None) -> GroupInfo:
+        if (kind, extractor) not in groups:
+            streams = [n for n, k in names if k == kind] or None
+            groups[(kind, extractor)] = resolve_group(cache, kind, extractor, manifest=manifest, streams=streams)
+        return groups[(kind, extractor)]
+
+    specs = [InputSpec(n, k, group(k, pins.get(k))) for n, k in names]
+    t_spec = None
+    if teacher is not None:
+        stream, extractor = teacher.split(":", 1)
+        if manifest is not None and stream in KINDS and not any(stream in r.streams for r in manifest.recordings):
+            found = sorted({s.name for r in manifest.recordings for s in r.streams_of(stream)})
+            if not found:
+                raise CacheError(f"{manifest.path}: teacher '{teacher}': no stream of kind '{stream}'. "
+                                 "Fix --teacher (e.g. face:vivit).")
+            stream = found[0]  # a kind names its first stream; name the stream to pick another
+        kind = next((k for n, k in names if n == stream), None)
+        if kind is None and manifest is not None:
+            kind = next((s.kind for r in manifest.recordings for s in r.streams.values() if s.name == stream), None)
+        t_spec = InputSpec(stream, kind or stream, group(kind or stream, extractor))
+    return specs, t_spec
+
+
+def _items(feats: Any) -> StreamItems:
+    t = np.asarray(feats.times_s, dtype=np.float64)
+    if t.ndim == 2:
+        return StreamItems(t[:, 0], t[:, 1], dict(feats.arrays), is_point=False)
+    return StreamItems(t, t, dict(feats.arrays), is_point=True)
+
+
+def load_features(manifest: Manifest, cache: FeatureCache, inputs: list[InputSpec],
+                  teacher: InputSpec | None = None) -> list[RecordingFeatures]:
+    """Read every recording's entries. A recording without the EEG entry is skipped (logged);
+    a missing other stream becomes an absent modality."""
+    eeg_spec = inputs[0]
+    out: list[RecordingFeatures] = []
+    ref: tuple[float, tuple] | None = None
+    for rec in manifest.recordings:
+        try:
+            e = cache.read_entry(eeg_spec.group.path, rec.id, eeg_spec.name)
+        except CacheError:
+            _log.warning("recording '%s': no EEG entry in %s; skipped", rec.id, eeg_spec.group.path)
+            continue
+        sig = (float(e.attrs.get("sfreq", 0)), tuple(e.attrs.get("ch_names", [])))
+        if ref is None:
+            ref = sig
+        elif sig != ref:
+            raise CacheError(f"{cache.location}: recording '{rec.id}' EEG has sfreq/channels {sig}, others {ref}. "
+                             "Re-extract EEG with a fixed resample rate and channel list.")
+        rf = RecordingFeatures(rec=rec, eeg=np.ascontiguousarray(e.arrays["data"].T, dtype=np.float32),
+                               eeg_t0=float(e.times_s[0]) if len(e.times_s) else 0.0,
+                               sfreq=sig[0], ch_names=sig[1])
+        for spec in inputs[1:] + ([teacher] if teacher else []):
+            if spec.name not in rec.streams:
+                continue
+            try:
+                items = _items(cache.read_entry(spec.group.path, rec.id, spec.name))
+            except CacheError:
+                _log.warning("recording '%s': no '%s' entry in %s; treated as missing", rec.id, spec.name,
+                             spec.group.path)
+                continue
+            if spec is teacher:
+                rf.teacher = items
+            else:
+                rf.streams[spec.name] = items
+        out.append(rf)
+    if not out:
+        raise CacheError(f"{cache.location}: no recording has a complete EEG entry in {eeg_spec.group.path}. "
+                         "Run `cli extract eeg`.")
+    return out
+
+
+def _window_counts(items: StreamItems, starts: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """First item index and item count per window: points (R-peaks, frame centres) inside
+    [s, s+w) via ``pipeline.ecg.beats_in_windows``; intervals (segments) overlapping it."""
+    from pipeline.ecg import beats_in_windows
+
+    stops = starts + window_s
+    if items.is_point:
+        lo, hi = beats_in_windows(items.begin, np.stack([starts, stops], axis=1))
+    else:
+        lo = np.searchsorted(items.end, starts, side="right")   # first interval ending after start
+        hi = np.searchsorted(items.begin, stops, side="left")   # intervals beginning before stop
+    return lo, np.maximum(hi - lo, 0)
+
+
+def item_shapes(features: list[RecordingFeatures], spec: InputSpec) -> dict[str, tuple[int, ...]]:
+    """Shape of one item of each array the model reads for ``spec`` ({} when no recording has it)."""
+    for rf in features:
+        items = rf.streams.get(spec.name)
+        if items is None:
+            continue
+        a = items.arrays
+        if spec.kind == "video":
+            return {"tokens": tuple(a["tokens"].shape[1:])}
+        if spec.kind == "audio":
+            return {"frames": tuple(a["frames"].shape[1:])}
+        if spec.kind == "ecg":
+            return {"beats": tuple(a["beats"].shape[1:]), "feats": (len(ECG_BEAT_FEATURES),)}
+        raise CacheError(f"stream '{spec.name}': modality kind '{spec.kind}' has no fusion input adapter.")
+    return {}
+
+
+class WindowSet:
+    """All windows of a list of recordings, with fixed pad sizes and batch assembly.
+
+    The ``layout`` (pad sizes, item shapes) is computed once over every recording and shared by
+    train/val/test subsets (``subset``) so the model's inputs have one shape.
+    """
+
+    def __init__(self, features: list[RecordingFeatures], inputs: list[InputSpec], window_s: float,
+                 hop_s: float, sfreq: float, layout: "Layout | None" = None) -> None:
+        self.features, self.inputs, self.window_s, self.sfreq = features, inputs, window_s, sfreq
+        self.hop_s = hop_s
+        self.n_samples = int(round(window_s * sfreq))
+        rec_idx, starts, bounds = [], [], [0]
+        for i, rf in enumerate(features):
+            dur = rf.eeg.shape[1] / sfreq
+            n = int(math.floor((dur - window_s) / hop_s + 1e-9)) + 1 if dur >= window_s - 1e-9 else 0
+            if n == 0:
+                _log.warning("recording '%s': %.2f s of EEG is shorter than one %.2f s window; no windows",
+                             rf.rec.id, dur, window_s)
+            rec_idx += [i] * n
+            starts += list(rf.eeg_t0 + hop_s * np.arange(n))
+            bounds.append(bounds[-1] + n)
+        self.rec_idx = np.asarray(rec_idx, dtype=np.int64)
+        self.starts = np.asarray(starts, dtype=np.float64)
+        self.normed: dict[tuple, dict[str, np.ndarray]] = {}
+        self._lo: dict[str, np.ndarray] = {}
+        self._n: dict[str, np.ndarray] = {}
+        for name in [s.name for s in inputs[1:]] + ["__teacher__"]:
+            lo = np.zeros(len(self), np.int64)
+            cnt = np.zeros(len(self), np.int64)
+            for i, rf in enumerate(features):
+                items = rf.teacher if name == "__teacher__" else rf.streams.get(name)
+                sel = slice(bounds[i], bounds[i + 1])
+                if items is not None and bounds[i + 1] > bounds[i]:
+                    lo[sel], cnt[sel] = _window_counts(items, self.starts[sel], window_s)
+            self._lo[name], self._n[name] = lo, cnt
+        if layout is None:
+            layout = Layout(pad_sizes={k: max(1, int(v.max()) if len(v) else 0) for k, v in self._n.items()},
+                            item_shapes={s.name: item_shapes(features, s) for s in inputs[1:]})
+        self.pad_sizes, self.item_shapes = layout.pad_sizes, layout.item_shapes
+        self.layout = layout
+
+    def __len__(self) -> int:
+        return len(self.rec_idx)
+
+    def subset(self, rec_ids: set[str] | tuple[str, ...]) -> "WindowSet":
+        """A window set over some recordings, sharing this one's layout (pad sizes, item shapes)."""
+        keep = set(rec_ids)
+        feats = [rf for rf in self.features if rf.rec.id in keep]
+        return WindowSet(feats, self.inputs, self.window_s, self.hop_s, self.sfreq, self.layout)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Fixed per-input pad sizes and item shapes, computed once over every recording."""
+
+    pad_sizes: dict[str, int]
+    item_shapes: dict[str, dict[str, tuple[int, ...]]]
+
+
+@dataclass
+class Prepared:
+    """Everything loaded once per run and shared by its folds."""
+
+    manifest: Manifest
+    inputs: list[InputSpec]
+    teacher: InputSpec | None
+    windows: WindowSet
+    cov_names: tuple[str, ...]
+    fingerprints: dict[str, dict[str, Any]]
+
+
+def prepare_data(manifest: Manifest, cache: FeatureCache, modalities: tuple[str, ...], pins: dict[str, str],
+                 teacher: str | None, window_s: float, hop_s: float) -> Prepared:
+    """Resolve groups (stopping with the build command when one is missing or stale), read the
+    features and cut every window. Inputs with no data in any recording are dropped with a warning."""
+    names = expand_inputs(modalities, manifest)
+    specs, t_spec = resolve_inputs(names, cache, pins, teacher, manifest)
+    features = load_features(manifest, cache, specs, t_spec)
+    empty = [s for s in specs[1:] if not item_shapes(features, s)]
+    for s in empty:
+        _log.warning("input '%s' (%s): no recording has items; it is dropped", s.name, s.group.path)
+    specs = [s for s in specs if s not in empty]
+    windows = WindowSet(features, specs, window_s, hop_s, features[0].sfreq)
+    cov_names = tuple(sorted({c for rf in features for c in rf.rec.covariates}))
+    def fp(s: InputSpec) -> dict[str, Any]:
+        return {"group": s.group.path, "fingerprint": s.group.fingerprint, "extractor": s.group.extractor,
+                "random_init": s.group.random_init}
+
+    fps = {s.name: fp(s) for s in specs}
+    if t_spec is not None:
+        fps[f"teacher:{t_spec.name}"] = fp(t_spec)
+    return Prepared(manifest, specs, t_spec, windows, cov_names, fps)

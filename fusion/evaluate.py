@@ -1,0 +1,84 @@
+"""evaluate(run or checkpoint): test metrics per subject and overall, mean ± std over folds.
+
+Everything needed comes from the checkpoint (config, fold, normaliser, layout, fingerprints); the
+cache is re-resolved and must still hold the very groups the model was trained on, otherwise the
+numbers would silently mix feature versions.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fusion.batches import encode_labels
+from fusion.checkpoint import load_checkpoint
+from fusion.config import TrainConfig
+from fusion.data import Layout, WindowSet, prepare_data
+from fusion.metrics import compute_metrics, format_table, summarise_folds
+from fusion.model import FusionModel
+from fusion.normalise import Normaliser
+from fusion.splits import Fold
+from fusion.train import resolve_amp, resolve_device
+from pipeline.cache import FeatureCache
+from pipeline.errors import CacheError, ConfigError
+from pipeline.manifest import load_manifest
+
+_log = logging.getLogger(__name__)
+
+
+def _checkpoints(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    found = sorted(path.glob("fold*/best.pt"), key=lambda p: int(p.parent.name[4:]))
+    if not found:
+        raise ConfigError(f"{path}: no fold*/best.pt here. Pass a run folder written by `cli train fusion` "
+                          "or one of its .pt files.")
+    return found
+
+
+def evaluate(run_or_checkpoint: Path, device: str = "auto") -> dict[str, Any]:
+    """Evaluate a run folder (every fold's best.pt) or one checkpoint on its fold's test side."""
+    from fusion.steps import predict
+
+    ckpts = _checkpoints(Path(run_or_checkpoint))
+    dev = resolve_device(device)
+    prepared: dict[str, Any] = {}
+    folds = []
+    for path in ckpts:
+        ck = load_checkpoint(path, dev)
+        cfg = TrainConfig.from_dict(ck["config"])
+        key = str(cfg.manifest_path)
+        if key not in prepared:  # folds of a run share the data
+            manifest = load_manifest(cfg.manifest_path)
+            cache = FeatureCache(cfg.cache_path or manifest.cache)
+            prepared[key] = prepare_data(manifest, cache, cfg.input_modalities, cfg.extractor_pins, cfg.teacher,
+                                         cfg.window_s, cfg.hop_s)
+        prep = prepared[key]
+        _check_fingerprints(path, ck["fingerprints"], prep.fingerprints)
+        fold = Fold.from_dict(ck["fold"])
+        layout = Layout(pad_sizes=ck["layout"]["pad_sizes"], item_shapes=ck["layout"]["item_shapes"])
+        test = WindowSet([rf for rf in prep.windows.features if rf.rec.id in set(fold.test)], prep.inputs,
+                         cfg.window_s, cfg.hop_s, prep.windows.sfreq, layout)
+        y, ym = encode_labels(test, cfg.labels, cfg.task, prep.manifest.label_scales, dict(cfg.thresholds))
+        model = FusionModel(ck["fusion_config"]).to(dev)
+        model.load_state_dict(ck["model"])
+        norm = Normaliser.from_state(ck["normaliser"])
+        pred = predict(model, test, norm, y, ym, cfg.task, dev, resolve_amp(cfg.amp, dev))
+        metrics = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.labels, cfg.task)
+        folds.append({"fold": fold.index, "checkpoint": str(path), "test": metrics, "test_loss": pred["loss"],
+                      "n_test_windows": len(test)})
+    summary = summarise_folds([f["test"] for f in folds])
+    _log.info("evaluation over %d fold(s), mean ± std:\n%s", len(folds), format_table(summary))
+    return {"source": str(run_or_checkpoint), "folds": folds, "summary": summary, "table": format_table(summary)}
+
+
+def _check_fingerprints(path: Path, trained: dict[str, Any], now: dict[str, Any]) -> None:
+    """The cache must still serve the groups the checkpoint was trained on."""
+    for name, info in trained.items():
+        cur = now.get(name)
+        if cur is None or cur["fingerprint"] != info["fingerprint"]:
+            got = cur["group"] if cur else "nothing"
+            raise CacheError(f"{path}: trained on {info['group']} for '{name}', but the cache now resolves "
+                             f"{got}. Re-extract with the training-time config, or retrain.")

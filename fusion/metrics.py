@@ -1,0 +1,77 @@
+"""Metrics: accuracy, balanced accuracy, macro-F1, AUROC (binary); MAE, CCC (regression).
+
+Computed per label, overall and per subject, and summarised as mean +- std over folds. A metric
+that is undefined (AUROC with one class present) is NaN, never a made-up number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+
+
+def ccc(y: np.ndarray, p: np.ndarray) -> float:
+    """Lin's concordance correlation coefficient."""
+    if len(y) < 2:
+        return float("nan")
+    my, mp = y.mean(), p.mean()
+    vy, vp = y.var(), p.var()
+    cov = ((y - my) * (p - mp)).mean()
+    den = vy + vp + (my - mp) ** 2
+    return float(2 * cov / den) if den > 0 else float("nan")
+
+
+def label_metrics(y: np.ndarray, score: np.ndarray, task: str) -> dict[str, float]:
+    """Metrics for one label. Binary: ``score`` is the probability of the high class."""
+    if len(y) == 0:
+        return {}
+    if task == "binary":
+        pred = (score >= 0.5).astype(int)
+        yi = y.astype(int)
+        out = {"accuracy": float(accuracy_score(yi, pred)),
+               "balanced_accuracy": float(balanced_accuracy_score(yi, pred)) if len(set(yi)) > 1 else float("nan"),
+               "macro_f1": float(f1_score(yi, pred, average="macro", zero_division=0)),
+               "auroc": float(roc_auc_score(yi, score)) if len(set(yi)) > 1 else float("nan")}
+        return out
+    return {"mae": float(np.abs(y - score).mean()), "ccc": ccc(y, score)}
+
+
+def compute_metrics(y: np.ndarray, y_mask: np.ndarray, score: np.ndarray, subjects: list[str],
+                    labels: tuple[str, ...], task: str) -> dict:
+    """{"overall": {label: {metric: v}}, "per_subject": {subject: {label: {...}}}} from window-level
+    targets (W, L), presence mask (W, L), scores (W, L) and each window's subject."""
+    subj = np.asarray(subjects)
+    out: dict = {"overall": {}, "per_subject": defaultdict(dict)}
+    for j, name in enumerate(labels):
+        m = y_mask[:, j].astype(bool)
+        out["overall"][name] = label_metrics(y[m, j], score[m, j], task)
+        for s in sorted(set(subjects)):
+            ms = m & (subj == s)
+            if ms.any():
+                out["per_subject"][s][name] = label_metrics(y[ms, j], score[ms, j], task)
+    out["per_subject"] = dict(out["per_subject"])
+    return out
+
+
+def summarise_folds(fold_metrics: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """label -> metric -> {"mean", "std", "n"} over folds' overall metrics (NaNs left out)."""
+    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for fm in fold_metrics:
+        for label, ms in fm["overall"].items():
+            for k, v in ms.items():
+                if v is not None and not math.isnan(v):
+                    acc[label][k].append(v)
+    return {label: {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)} for k, v in ms.items()}
+            for label, ms in acc.items()}
+
+
+def format_table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
+    """A short plain-text table: one row per label, mean +- std per metric."""
+    lines = []
+    for label, ms in summary.items():
+        cells = "  ".join(f"{k}={v['mean']:.3f}±{v['std']:.3f}" for k, v in ms.items())
+        lines.append(f"{label:>10}  {cells}")
+    return "\n".join(lines)

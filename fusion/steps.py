@@ -1,0 +1,132 @@
+"""One training step's pieces: model construction, augmentation, modality dropout, losses, prediction.
+
+Kept apart from ``train.py`` so the loop there reads as a loop, and so tests and the benchmark can
+call the step without the run-folder machinery.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+from fusion.batches import Batch, make_batch
+from fusion.config import TrainConfig
+from fusion.data import InputSpec, WindowSet
+from fusion.losses import masked_distillation, recon_loss, siglip_loss, task_loss
+from fusion.model import FusionConfig, FusionModel, ModalityConfig
+from fusion.normalise import Normaliser
+
+
+def fusion_config(cfg: TrainConfig, ws: WindowSet, n_covariates: int, teacher_dim: int) -> FusionConfig:
+    """The model's config from the training config and the data layout."""
+    mods = tuple(ModalityConfig(s.name, s.kind, ws.pad_sizes[s.name],
+                                tuple((k, tuple(v)) for k, v in ws.item_shapes[s.name].items()))
+                 for s in ws.inputs[1:])
+    return FusionConfig(n_channels=ws.features[0].eeg.shape[0], n_samples=ws.n_samples, sfreq=ws.sfreq,
+                        n_outputs=len(cfg.labels), modalities=mods, n_covariates=n_covariates,
+                        teacher_dim=teacher_dim, fusion=cfg.fusion, d_model=cfg.d_model, n_heads=cfg.n_heads,
+                        eeg_layers=cfg.eeg_layers, fusion_layers=cfg.fusion_layers, tokenizer=cfg.eeg_tokenizer,
+                        patch_s=cfg.patch_s, video_mixer=cfg.video_mixer, latents=cfg.latents, dropout=cfg.dropout,
+                        grad_checkpoint=cfg.grad_checkpoint)
+
+
+def teacher_dim(ws: WindowSet) -> int:
+    """Width of the cached teacher CLS token, 0 without a teacher."""
+    for rf in ws.features:
+        if rf.teacher is not None and len(rf.teacher.arrays["tokens"]):
+            return int(rf.teacher.arrays["tokens"].shape[-1])
+    return 0
+
+
+def shift_samples(cfg: TrainConfig, n: int, sfreq: float, gen: torch.Generator) -> np.ndarray:
+    """Random EEG time shift per window, in samples (student-only augmentation)."""
+    max_shift = int(round(cfg.aug_shift_s * sfreq))
+    if max_shift == 0:
+        return np.zeros(n, np.int64)
+    return torch.randint(-max_shift, max_shift + 1, (n,), generator=gen).numpy()
+
+
+def augment_eeg(cfg: TrainConfig, eeg: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Amplitude scaling, channel dropout and Gaussian noise on normalised EEG (B, C, T). The
+    cached teacher targets were computed from unaugmented input, so only the student sees this."""
+    B, C, _ = eeg.shape
+    scale = 1 + cfg.aug_scale * (2 * torch.rand(B, 1, 1, generator=gen) - 1)
+    keep = (torch.rand(B, C, 1, generator=gen) >= cfg.aug_channel_drop).float()
+    noise = cfg.aug_noise * torch.randn(eeg.shape, generator=gen)
+    return (eeg * scale * keep + noise).to(eeg.dtype)
+
+
+def drop_modalities(batch: Batch, p: float, gen: torch.Generator, teacher_name: str | None) -> Batch:
+    """Per sample and modality, drop a non-EEG input with probability ``p`` (mask set to False).
+    A sample whose teacher stream is dropped also loses its distillation target."""
+    if p <= 0:
+        return batch
+    for name in sorted(batch.masks):
+        keep = torch.rand(len(batch), generator=gen) >= p                     # (B,)
+        batch.masks[name] = batch.masks[name] & keep[:, None]
+        if name == teacher_name and batch.teacher_mask is not None:
+            batch.teacher_mask = batch.teacher_mask & keep
+    return batch
+
+
+def training_batch(cfg: TrainConfig, ws: WindowSet, idx: np.ndarray, norm: Normaliser, y: np.ndarray,
+                   ym: np.ndarray, gen: torch.Generator, teacher: InputSpec | None) -> Batch:
+    """Assemble, augment (EEG only) and modality-drop one training batch, on CPU."""
+    shifts = shift_samples(cfg, len(idx), ws.sfreq, gen)
+    batch = make_batch(ws, idx, norm, y, ym, shift_samples=shifts)
+    batch.eeg = augment_eeg(cfg, batch.eeg, gen)
+    return drop_modalities(batch, cfg.modality_dropout, gen, teacher.name if teacher else None)
+
+
+def autocast(device: torch.device, amp: str):
+    """Autocast context for the resolved AMP mode ("bf16" | "fp16" | "off")."""
+    if amp == "off":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """All loss terms for one batch (already on the model's device) and their weighted ``total``."""
+    out = model(batch.eeg, batch.inputs, batch.masks, batch.covariates)
+    losses = {"task": task_loss(out["logits"], batch.labels, batch.label_mask, cfg.task)}
+    if "teacher_pred" in out and batch.teacher is not None and cfg.distill_weight > 0:
+        losses["distill"] = masked_distillation(out["teacher_pred"], batch.teacher, batch.teacher_mask,
+                                                cfg.distill_kind)
+    if cfg.siglip_weight > 0 and out["summaries"]:
+        a = model.siglip_eeg(out["eeg_emb"])
+        losses["siglip"] = sum(siglip_loss(a, model.siglip_mod[n](s), out["avail"][n], model.siglip_t,
+                                           model.siglip_b) for n, s in out["summaries"].items())
+    if cfg.recon_weight > 0 and out["summaries"]:
+        losses["recon"] = sum(recon_loss(model.recon[n](out["fused"]), s, out["avail"][n])
+                              for n, s in out["summaries"].items())
+    weights = {"task": 1.0, "distill": cfg.distill_weight, "siglip": cfg.siglip_weight, "recon": cfg.recon_weight}
+    losses["total"] = sum(weights[k] * v for k, v in losses.items())
+    return losses
+
+
+@torch.no_grad()
+def predict(model: FusionModel, ws: WindowSet, norm: Normaliser, y: np.ndarray, ym: np.ndarray, task: str,
+            device: torch.device, amp: str = "off", batch_size: int = 64) -> dict[str, np.ndarray | list]:
+    """Scores for every window of ``ws`` (probabilities for binary, values for regression), with
+    targets, label masks, subjects and the mean task loss; no augmentation, no modality dropout."""
+    model.eval()
+    scores, targets, masks, subjects, loss_sum, n = [], [], [], [], 0.0, 0
+    for start in range(0, len(ws), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(ws)))
+        batch = make_batch(ws, idx, norm, y, ym).to(device)
+        with autocast(device, amp):
+            out = model(batch.eeg, batch.inputs, batch.masks, batch.covariates)
+        logits = out["logits"].float()
+        loss_sum += float(task_loss(logits, batch.labels, batch.label_mask, task)) * len(idx)
+        n += len(idx)
+        scores.append((torch.sigmoid(logits) if task == "binary" else logits).cpu().numpy())
+        targets.append(batch.labels.cpu().numpy())
+        masks.append(batch.label_mask.cpu().numpy())
+        subjects += batch.subjects
+    if not scores:
+        return {"score": np.zeros((0, y.shape[1])), "y": np.zeros((0, y.shape[1])),
+                "mask": np.zeros((0, y.shape[1]), bool), "subjects": [], "loss": float("nan")}
+    return {"score": np.concatenate(scores), "y": np.concatenate(targets), "mask": np.concatenate(masks),
+            "subjects": subjects, "loss": loss_sum / max(n, 1)}

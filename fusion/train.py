@@ -1,0 +1,307 @@
+"""train(cfg): build -> loop -> validate -> checkpoint, once per fold; a run is a folder.
+
+Run folder: ``config.json``/``config.yaml`` (resolved), ``fingerprints.json`` (the cache groups
+read), ``folds.json``, ``summary.json``, and per fold ``fold<i>/`` with ``metrics.jsonl``,
+``last.pt``/``best.pt``, ``result.json`` and PNG plots. Seeds are set here and only here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import resource
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from fusion.batches import BatchOrder, encode_labels
+from fusion.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from fusion.config import TrainConfig
+from fusion.data import Prepared, prepare_data
+from fusion.metrics import compute_metrics, format_table, summarise_folds
+from fusion.model import FusionModel
+from fusion.normalise import fit_normaliser
+from fusion.plots import plot_fold
+from fusion.splits import Fold, make_folds
+from fusion.steps import autocast, compute_losses, fusion_config, predict, teacher_dim, training_batch
+from pipeline.cache import FeatureCache
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.manifest import load_manifest
+
+_log = logging.getLogger(__name__)
+
+
+class TrainingError(PipelineError):
+    """Training cannot go on (non-finite loss, memory budget exceeded)."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} but CUDA is not available here. Use --device cpu or auto.")
+    return torch.device(name)
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """"auto" -> bf16 on CUDA, off on CPU (CPU autocast is slower than float32 for these sizes)."""
+    return ("bf16" if device.type == "cuda" else "off") if amp == "auto" else amp
+
+
+def peak_memory_gb(device: torch.device) -> tuple[float, str]:
+    """Peak memory so far: CUDA max allocated on GPU, else the process's peak RSS (GiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30, "cuda_max_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "peak_rss"
+
+
+def warmup_cosine(total: int, warmup_frac: float):
+    """LR multiplier: linear warm-up over ``warmup_frac`` of the steps, then cosine to 0."""
+    warm = max(1, int(round(total * warmup_frac)))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return f
+
+
+def make_optimizer(model: FusionModel, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases, norms and gates (1-D or scalar parameters). The tanh gates
+    start at 0 and Adam moves a parameter by about lr per step, so with the few hundred steps of a
+    small affective dataset they would barely open; they get ``gate_lr_scale`` times the rate."""
+    gates = [p for n, p in model.named_parameters() if n.endswith("_gate")]
+    gate_ids = {id(p) for p in gates}
+    decay = [p for p in model.parameters() if p.ndim >= 2 and id(p) not in gate_ids]
+    rest = [p for p in model.parameters() if p.ndim < 2 and id(p) not in gate_ids]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if gates:
+        groups.append({"params": gates, "weight_decay": 0.0, "lr": cfg.lr * cfg.gate_lr_scale})
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def val_score(pred: dict, cfg: TrainConfig) -> float:
+    """Early-stopping score (higher is better): mean balanced accuracy (binary) or CCC (regression)
+    over labels, minus a tiny multiple of the loss to break ties between equal metrics."""
+    m = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.labels, cfg.task)
+    key = "balanced_accuracy" if cfg.task == "binary" else "ccc"
+    vals = [v.get(key, float("nan")) for v in m["overall"].values()]
+    vals = [v for v in vals if not math.isnan(v)]
+    return (float(np.mean(vals)) if vals else 0.0) - 1e-3 * pred["loss"]
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train every fold of ``cfg`` and return the summary (per-fold metrics, mean ± std, run dir)."""
+    run = Path(cfg.out_dir)
+    if not cfg.resume and any(run.glob("fold*/last.pt")):
+        raise ConfigError(f"{run}: already holds a run. Pass --resume to continue it or choose another --out.")
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    manifest = load_manifest(cfg.manifest_path)
+    cache = FeatureCache(cfg.cache_path or manifest.cache)
+    prep = prepare_data(manifest, cache, cfg.input_modalities, cfg.extractor_pins, cfg.teacher, cfg.window_s, cfg.hop_s)
+    (run / "fingerprints.json").write_text(json.dumps(prep.fingerprints, indent=1) + "\n")
+    folds = make_folds([rf.rec for rf in prep.windows.features], cfg.split, cfg.folds, cfg.seed, cfg.val_subjects)
+    folds = folds[: cfg.max_folds] if cfg.max_folds else folds
+    (run / "folds.json").write_text(json.dumps([f.to_dict() for f in folds], indent=1) + "\n")
+    device = resolve_device(cfg.device)
+    amp = resolve_amp(cfg.amp, device)
+    if cfg.vram_budget_gb is not None and device.type != "cuda":
+        _log.warning("vram_budget_gb=%s is not checked on %s (only CUDA memory is measured)",
+                     cfg.vram_budget_gb, device)
+    results = [train_fold(cfg, prep, fold, run / f"fold{fold.index}", device, amp) for fold in folds]
+    summary = {"run_dir": str(run), "device": str(device), "amp": amp, "fingerprints": prep.fingerprints,
+               "folds": results, "summary": summarise_folds([r["test"] for r in results]),
+               "pooled": _pooled_metrics(cfg, [run / f"fold{f.index}" for f in folds]),
+               "peak_memory_gb": max(r["peak_memory_gb"] for r in results),
+               "peak_memory_kind": results[0]["peak_memory_kind"]}
+    summary["table"] = format_table(summary["summary"])
+    (run / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
+    _log.info("test metrics over %d fold(s), mean ± std:\n%s", len(results), summary["table"])
+    return summary
+
+
+def _pooled_metrics(cfg: TrainConfig, fold_dirs: list[Path]) -> dict:
+    """Metrics over every fold's test windows together: with one held-out subject per fold, a
+    per-fold balanced accuracy is undefined whenever that subject has only one class."""
+    preds = [np.load(d / "test_predictions.npz") for d in fold_dirs]
+    cat = {k: np.concatenate([p[k] for p in preds]) for k in ("score", "y", "mask", "subjects")}
+    return compute_metrics(cat["y"], cat["mask"].astype(bool), cat["score"], list(cat["subjects"]), cfg.labels,
+                           cfg.task)["overall"]
+
+
+def _restore(path: Path, model, opt, sched, scaler, gen, device) -> dict[str, Any]:
+    ck = load_checkpoint(path, device)
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optim"])
+    sched.load_state_dict(ck["sched"])
+    scaler.load_state_dict(ck["scaler"])
+    set_rng_state(ck["rng"], gen)
+    _log.info("resumed %s at epoch %d batch %d (step %d)", path, ck["state"]["epoch"], ck["state"]["pos"],
+              ck["state"]["step"])
+    return dict(ck["state"])
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop metric rows written after the checkpoint we resume from (they will be rewritten)."""
+    if path.exists():
+        rows = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+        path.write_text("".join(r + "\n" for r in rows))
+
+
+def _fold_data(cfg: TrainConfig, prep: Prepared, fold: Fold) -> tuple[dict, Any, dict]:
+    """Window sets of the fold's sides, normaliser fitted on its training side, encoded labels."""
+    ws = prep.windows
+    sets = {"train": ws.subset(fold.train), "val": ws.subset(fold.val), "test": ws.subset(fold.test)}
+    if len(sets["train"]) == 0:
+        raise ConfigError(f"fold {fold.index}: no training windows (window_s={cfg.window_s} longer than the "
+                          "recordings?). Lower --window-s.")
+    norm = fit_normaliser(sets["train"].features, prep.inputs, prep.cov_names)
+    labels = {k: encode_labels(w, cfg.labels, cfg.task, prep.manifest.label_scales, dict(cfg.thresholds))
+              for k, w in sets.items()}
+    return sets, norm, labels
+
+
+def _optimisation(cfg: TrainConfig, model: FusionModel, n_batches: int, device: torch.device, amp: str):
+    """AdamW, warm-up + cosine schedule over the run's optimiser steps, and the fp16 grad scaler."""
+    opt = make_optimizer(model, cfg)
+    total = cfg.epochs * math.ceil(n_batches / cfg.grad_accum)
+    total = min(total, cfg.max_steps) if cfg.max_steps else total
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, cfg.warmup_frac))
+    return opt, sched, torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+
+
+def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, device: torch.device,
+               amp: str) -> dict[str, Any]:
+    """Train one fold with early stopping; evaluate its best model on the fold's test recordings."""
+    if cfg.resume and (fold_dir / "result.json").exists():
+        return json.loads((fold_dir / "result.json").read_text())
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    ws = prep.windows
+    sets, norm, labels = _fold_data(cfg, prep, fold)
+    seed = cfg.seed * 1000 + fold.index
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    fcfg = fusion_config(cfg, ws, len(prep.cov_names), teacher_dim(ws))
+    model = FusionModel(fcfg).to(device)
+    order = BatchOrder(len(sets["train"]), cfg.batch_size, seed)
+    n_batches = order.batches_per_epoch()
+    opt, sched, scaler = _optimisation(cfg, model, n_batches, device, amp)
+    st = {"epoch": 0, "pos": 0, "step": 0, "best": -math.inf, "bad_epochs": 0, "stopped": False}
+    metrics_path = fold_dir / "metrics.jsonl"
+    if cfg.resume and (fold_dir / "last.pt").exists():
+        st = _restore(fold_dir / "last.pt", model, opt, sched, scaler, gen, device)
+        _truncate_log(metrics_path, st["step"])
+    elif metrics_path.exists():
+        metrics_path.unlink()
+    meta = {"config": cfg.to_dict(), "fusion_config": fcfg, "normaliser": norm.to_state(), "fold": fold.to_dict(),
+            "fingerprints": prep.fingerprints, "cov_names": prep.cov_names,
+            "layout": {"pad_sizes": ws.pad_sizes, "item_shapes": ws.item_shapes}}
+
+    def save(name: str) -> None:
+        save_checkpoint(fold_dir / name, {**meta, "model": model.state_dict(), "optim": opt.state_dict(),
+                                          "sched": sched.state_dict(), "scaler": scaler.state_dict(),
+                                          "rng": rng_state(gen), "state": dict(st)})
+
+    def log(row: dict[str, Any]) -> None:
+        with metrics_path.open("a") as f:
+            f.write(json.dumps(row, default=float) + "\n")
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    tr, (y, ym) = sets["train"], labels["train"]
+    while st["epoch"] < cfg.epochs and not st["stopped"]:
+        model.train()
+        for pos, idx in order.batches(st["epoch"], st["pos"]):
+            batch = training_batch(cfg, tr, idx, norm, y, ym, gen, prep.teacher).to(device)
+            with autocast(device, amp):
+                losses = compute_losses(model, batch, cfg)
+            if not torch.isfinite(losses["total"]):
+                raise TrainingError(
+                    f"fold {fold.index}: loss is {losses['total'].item()} at step {st['step']} (epoch {st['epoch']}, "
+                    f"batch {pos}, windows {idx[:8].tolist()}...). The last good checkpoint is kept at "
+                    f"{fold_dir / 'last.pt'}; lower --lr, or check those windows' inputs in the cache.")
+            scaler.scale(losses["total"] / cfg.grad_accum).backward()
+            if (pos + 1) % cfg.grad_accum and pos + 1 < n_batches:
+                continue
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+            sched.step()
+            st["step"] += 1
+            st["pos"] = pos + 1
+            log({"kind": "train", "step": st["step"], "epoch": st["epoch"], "lr": sched.get_last_lr()[0],
+                 **{k: float(v.detach()) for k, v in losses.items()}})
+            if st["step"] == 1:
+                _check_budget(cfg, device)
+            if cfg.checkpoint_every and st["step"] % cfg.checkpoint_every == 0:
+                save("last.pt")
+            if cfg.max_steps and st["step"] >= cfg.max_steps:
+                st["stopped"] = True
+                break
+        _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save)
+    if not (fold_dir / "best.pt").exists():
+        save("best.pt")
+    return _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model)
+
+
+def _check_budget(cfg: TrainConfig, device: torch.device) -> None:
+    """Refuse a config whose measured first-step CUDA peak exceeds ``vram_budget_gb``."""
+    if cfg.vram_budget_gb is None or device.type != "cuda":
+        return
+    peak, _ = peak_memory_gb(device)
+    _log.info("first-step CUDA peak %.2f GiB (budget %.2f GiB)", peak, cfg.vram_budget_gb)
+    if peak > cfg.vram_budget_gb:
+        raise TrainingError(f"first training step peaked at {peak:.2f} GiB of CUDA memory, over --vram-budget "
+                            f"{cfg.vram_budget_gb} GiB. Lower --batch-size (with --grad-accum to keep the "
+                            "effective batch), use --amp bf16 or --grad-checkpoint, or shrink --window-s.")
+
+
+def _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save) -> None:
+    """Validate, log, update early stopping, write best.pt/last.pt, move to the next epoch."""
+    row: dict[str, Any] = {"kind": "val", "step": st["step"], "epoch": st["epoch"], **{
+        f"gate/{k}": v for k, v in model.gate_values().items()}}
+    if len(sets["val"]):
+        pred = predict(model, sets["val"], norm, *labels["val"], cfg.task, device, amp)
+        score = val_score(pred, cfg)
+        row.update(val_loss=pred["loss"], val_score=score)
+    else:
+        score = float(st["epoch"])  # no validation side: the latest epoch is the best
+    log(row)
+    if score > st["best"]:
+        st["best"], st["bad_epochs"] = score, 0
+        save("best.pt")
+    else:
+        st["bad_epochs"] += 1
+        if st["bad_epochs"] >= cfg.early_stop_patience:
+            _log.info("early stop at epoch %d (no validation improvement for %d epochs)", st["epoch"],
+                      st["bad_epochs"])
+            st["stopped"] = True
+    st["epoch"] += 1
+    st["pos"] = 0
+    save("last.pt")
+
+
+def _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model) -> dict[str, Any]:
+    """Evaluate best.pt on the test side, write predictions, result.json and plots."""
+    model.load_state_dict(load_checkpoint(fold_dir / "best.pt", device)["model"])
+    pred = predict(model, sets["test"], norm, *labels["test"], cfg.task, device, amp)
+    test = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.labels, cfg.task)
+    np.savez(fold_dir / "test_predictions.npz", score=pred["score"], y=pred["y"], mask=pred["mask"],
+             subjects=np.asarray(pred["subjects"]))
+    peak, kind = peak_memory_gb(device)
+    result = {"fold": fold.index, "test": test, "test_loss": pred["loss"], "n_test_windows": len(sets["test"]),
+              "n_train_windows": len(sets["train"]), "peak_memory_gb": peak, "peak_memory_kind": kind,
+              "test_subjects": sorted(set(pred["subjects"]))}
+    (fold_dir / "result.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    plot_fold(fold_dir)
+    return result
