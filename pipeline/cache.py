@@ -28,7 +28,7 @@ import numpy as np
 import zarr
 
 from pipeline.errors import CacheError
-from pipeline.extractors.base import FeatureArrays
+from pipeline.features import FeatureArrays
 
 _log = logging.getLogger(__name__)
 
@@ -69,13 +69,13 @@ def _chunks_for(arr: np.ndarray) -> tuple[int, ...]:
 
 def _require_group(root: zarr.Group, path: str) -> zarr.Group:
     """``require_group`` that tolerates another process creating the same group concurrently."""
-    for attempt in range(5):
+    for attempt in range(20):
         try:
             return root.require_group(path)
         except Exception:
-            if attempt == 4:
+            if attempt == 19:
                 raise
-            time.sleep(0.05 * (attempt + 1))
+            time.sleep(0.1)
     raise AssertionError("unreachable")
 
 
@@ -94,7 +94,7 @@ class FeatureCache:
         if self.is_local and not create and not Path(self.location).exists():
             return None
         last: Exception | None = None
-        for attempt in range(5):  # another process may be creating the same store this instant
+        for attempt in range(20):  # another process may be creating the same store this instant
             try:
                 try:
                     self._root = zarr.open_group(self.location, mode="a" if create else "r+", zarr_format=3,
