@@ -382,6 +382,13 @@ def _expected_counts(manifest_path: Path) -> dict[str, int]:
     return counts
 
 
+def _token_counts(describe: dict) -> dict | None:
+    """Video token compaction recorded by the extractor: tokens and width per segment, before -> after."""
+    if "tokens_before" not in describe:
+        return None
+    return {k: describe.get(k) for k in ("tokens_before", "tokens_after", "dim_before", "dim_after")}
+
+
 @cache_app.command("ls")
 def cache_ls(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
     """List cache groups: coverage, size, age, random-init flag, token compaction."""
@@ -400,7 +407,7 @@ def cache_ls(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_j
                          "config": g.identity.get("config"), "random_init": g.random_init,
                          "complete": done, "expected": expected.get(g.modality, g.attrs.get("expected", 0)),
                          "bytes": fc.size_bytes(g.path), "created": g.attrs.get("created"), "current": g.path in current,
-                         "tokens": (g.attrs.get("describe") or {}).get("tokens")})
+                         "tokens": _token_counts(g.attrs.get("describe") or {})})
         if as_json:
             for r in rows:
                 out.print(json.dumps(r), soft_wrap=True, highlight=False)
@@ -410,12 +417,13 @@ def cache_ls(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_j
             return
         table = Table(title=str(location))
         for col in ("group", "coverage", "size", "created", "current", "random", "tokens"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col in ("group", "created"))
         for r in rows:
             tok = r["tokens"]
             table.add_row(r["group"], f"{r['complete']}/{r['expected']}", f"{r['bytes'] / 1e6:.2f} MB", str(r["created"]),
                           "yes" if r["current"] else "no", "yes" if r["random_init"] else "no",
-                          f"{tok.get('before')} -> {tok.get('after')}" if isinstance(tok, dict) else "")
+                          f"{tok['tokens_before']}x{tok['dim_before']} -> {tok['tokens_after']}x{tok['dim_after']}"
+                          if tok else "")
         out.print(table)
     _guard(body)
 

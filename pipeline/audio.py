@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import parselmouth  # imported here, not lazily: concurrent first imports from Dask threads race
+from parselmouth.praat import call
 
 from pipeline.audio_activity import speech_mask
 from pipeline.audio_spectral import SPECTRAL_NAMES, spectral_features
@@ -84,8 +86,6 @@ def _praat_sound(y: np.ndarray, sr: int, hop: int, window_s: float):
     gives exactly F frames, because ``(2L + 1)/sr`` is at least, and less than one hop above, the
     window length.
     """
-    import parselmouth
-
     n = len(y)
     F = n_frames(n, hop)
     L = max(0, math.ceil((window_s * sr - 1) / 2))
@@ -98,8 +98,6 @@ def _praat_sound(y: np.ndarray, sr: int, hop: int, window_s: float):
 
 def analyse_pitch(y: np.ndarray, sr: int, hop_s: float = 0.01, settings: PitchSettings = PitchSettings()) -> PitchTrack:
     """Run Praat's autocorrelation tracker and pulse finder on ``y`` (mono, any rate >= 8 kHz)."""
-    from parselmouth.praat import call
-
     hop = _hop_samples(sr, hop_s)
     F = n_frames(len(y), hop)
     if F == 0:

@@ -110,6 +110,8 @@ def group_path_for(extractor) -> str:
 # ----------------------------------------------------------------------- worker side
 _WORKER_EXTRACTORS: dict[str, Any] = {}
 _WORKER_LOCK = threading.Lock()
+_WARM: set[str] = set()
+_FIRST_CALL_LOCK = threading.Lock()
 
 
 def _worker_extractor(name: str, config: Any):
@@ -119,6 +121,22 @@ def _worker_extractor(name: str, config: Any):
         if key not in _WORKER_EXTRACTORS:
             _WORKER_EXTRACTORS[key] = build_extractor(name, config)
         return _WORKER_EXTRACTORS[key]
+
+
+def _run_extractor(name: str, config: Any, rec: Recording, stream: Stream):
+    """Call the extractor; its first call in this process runs alone, so the lazy imports and model
+    loads inside it never race between threads (later calls run concurrently)."""
+    extractor = _worker_extractor(name, config)
+    key = name + canonical_json(asdict(config))
+    if key in _WARM:
+        return extractor.extract(rec, stream)
+    with _FIRST_CALL_LOCK:
+        if key not in _WARM:
+            try:
+                return extractor.extract(rec, stream)
+            finally:
+                _WARM.add(key)
+    return extractor.extract(rec, stream)
 
 
 def extract_one(name: str, config: Any, task: Task, cache_location: str, group_path: str) -> dict[str, Any]:
@@ -134,7 +152,7 @@ def extract_one(name: str, config: Any, task: Task, cache_location: str, group_p
         mark = cache.entry_mark(group_path, rec.id, stream.name)
         if mark is not None and mark.get("input_hash") == task.input_hash:
             return {**base, "status": "claimed"}  # another process finished it while we were queued
-        feats = _worker_extractor(name, config).extract(rec, stream)
+        feats = _run_extractor(name, config, rec, stream)
         cache.write_entry(group_path, rec.id, stream.name, feats, task.input_hash,
                           extra={"input_files": [str(p) for p in input_files(stream)]})
         return {**base, "status": "done", "seconds": time.perf_counter() - t0}
