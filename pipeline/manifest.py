@@ -162,6 +162,9 @@ class Manifest:
         return sorted({r.subject for r in self.recordings})
 
 
+_LIST_KEYS = {"recordings": ("recording", "id"), "datasets": ("dataset", "name")}
+
+
 def _describe_loc(raw: dict, loc: tuple) -> str:
     """Turn a pydantic error location into 'recording 'id': key' using the raw data."""
     parts: list[str] = []
@@ -169,20 +172,12 @@ def _describe_loc(raw: dict, loc: tuple) -> str:
     i = 0
     while i < len(loc):
         key = loc[i]
-        if key == "recordings" and i + 1 < len(loc) and isinstance(node, dict):
-            recs = node.get("recordings") or []
-            idx = loc[i + 1]
-            rid = recs[idx].get("id", f"#{idx}") if isinstance(idx, int) and idx < len(recs) and isinstance(recs[idx], dict) else f"#{idx}"
-            parts = [f"recording '{rid}'"]
-            node = recs[idx] if isinstance(idx, int) and idx < len(recs) else {}
-            i += 2
-            continue
-        if key == "datasets" and i + 1 < len(loc) and isinstance(node, dict):
-            ds = node.get("datasets") or []
-            idx = loc[i + 1]
-            name = ds[idx].get("name", f"#{idx}") if isinstance(idx, int) and idx < len(ds) and isinstance(ds[idx], dict) else f"#{idx}"
-            parts = [f"dataset '{name}'"]
-            node = ds[idx] if isinstance(idx, int) and idx < len(ds) else {}
+        if key in _LIST_KEYS and i + 1 < len(loc) and isinstance(node, dict):
+            label, id_key = _LIST_KEYS[key]
+            items, idx = node.get(key) or [], loc[i + 1]
+            item = items[idx] if isinstance(idx, int) and idx < len(items) and isinstance(items[idx], dict) else {}
+            parts = [f"{label} '{item.get(id_key, f'#{idx}')}'"]
+            node = item
             i += 2
             continue
         parts.append(str(key))

@@ -89,29 +89,21 @@ def _mne():
     return mne
 
 
-@register_reader("edf")
-def _read_edf(stream: Stream):
-    return _mne().io.read_raw_edf(stream.path, preload=True, verbose="ERROR")
+# Formats MNE reads natively: manifest format -> mne.io function.
+_MNE_NATIVE = {"edf": "read_raw_edf", "bdf": "read_raw_bdf", "fif": "read_raw_fif", "set": "read_raw_eeglab",
+               "vhdr": "read_raw_brainvision"}
 
 
-@register_reader("bdf")
-def _read_bdf(stream: Stream):
-    return _mne().io.read_raw_bdf(stream.path, preload=True, verbose="ERROR")
+def _mne_native_reader(function_name: str) -> RawReader:
+    def read(stream: Stream):
+        return getattr(_mne().io, function_name)(stream.path, preload=True, verbose="ERROR")
+
+    read.__name__ = f"_read_{function_name}"
+    return read
 
 
-@register_reader("fif")
-def _read_fif(stream: Stream):
-    return _mne().io.read_raw_fif(stream.path, preload=True, verbose="ERROR")
-
-
-@register_reader("set")
-def _read_eeglab(stream: Stream):
-    return _mne().io.read_raw_eeglab(stream.path, preload=True, verbose="ERROR")
-
-
-@register_reader("vhdr")
-def _read_brainvision(stream: Stream):
-    return _mne().io.read_raw_brainvision(stream.path, preload=True, verbose="ERROR")
+for _fmt, _function in _MNE_NATIVE.items():
+    register_reader(_fmt)(_mne_native_reader(_function))
 
 
 @register_reader("wfdb")
