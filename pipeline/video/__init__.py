@@ -3,9 +3,10 @@
 Modules, one job each: ``config`` (VideoConfig, the encoder table), ``segments`` (segments and
 frame sampling on the recording clock), ``decode`` (PyAV), ``preprocess`` (the encoder's
 resize/crop/normalise recipe), ``weights`` (offline weights and their identity), ``encoders``
-(build/load/run the models), ``compact`` (token layouts and compaction), ``prefetch`` (decode
-ahead in a thread), ``extract`` (one recording end to end). The registered extractors live in
-``pipeline.extractors.video``. Nothing here imports transformers at import time.
+(build/load/run the models), ``batcher`` (concurrent recordings' batches share forward passes),
+``compact`` (token layouts and compaction), ``prefetch`` (decode ahead in a thread), ``extract``
+(one recording end to end). The registered extractors live in ``pipeline.extractors.video``.
+Nothing here imports transformers at import time.
 """
 
 from pipeline.video.config import ENCODERS, VideoConfig, encoder_spec

@@ -15,7 +15,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from pipeline.errors import ConfigError, WeightsError
+from pipeline.video.batcher import ForwardBatcher
 from pipeline.video.compact import TokenLayout, image_size_of, layout_from_config
 from pipeline.video.config import EncoderSpec, VideoConfig, encoder_spec
 from pipeline.video.preprocess import PreprocessSpec, load_processor_config
@@ -129,6 +130,16 @@ class LoadedEncoder:
     preprocess: PreprocessSpec
     device: torch.device
     autocast: torch.dtype | None
+    _batchers: dict[int, ForwardBatcher] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _batchers_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def batcher(self, batch_size: int) -> ForwardBatcher:
+        """The shared batcher merging concurrent callers' batches into passes of <= batch_size clips."""
+        with self._batchers_lock:
+            if batch_size not in self._batchers:
+                # a lambda, not the bound method: forward looked up per call (tests wrap it)
+                self._batchers[batch_size] = ForwardBatcher(lambda pixels: self.forward(pixels), batch_size)
+            return self._batchers[batch_size]
 
     def forward(self, pixels: np.ndarray) -> torch.Tensor:
         """pixels ``(B, frames, 3, H, W)`` float32 -> last hidden state (CLIP: per frame), float32."""

@@ -3,6 +3,8 @@
 The decode thread turns the sampling plan into normalised pixel batches ``(B, frames, 3, H, W)``
 while the main thread runs the encoder on the previous batch; compaction happens on the device
 right after the forward pass, so only ``(B, 1 + T, D)`` tokens ever come back to host memory.
+Forward passes go through the encoder's ``ForwardBatcher``: when several threads extract at once
+(``--workers N``), their batches share passes of up to ``batch_size`` clips; alone, a batch runs as is.
 """
 
 from __future__ import annotations
@@ -80,11 +82,13 @@ def extract_video(encoder: LoadedEncoder, cfg: VideoConfig, stream: Stream) -> F
     projection = projection_matrix(layout.dim, cfg.project_dim, cfg.seed) if cfg.project_dim else None
     out: list[np.ndarray] = []
     batches = pixel_batches(index, frame_idx, encoder.preprocess, cfg.batch_size)
-    for pixels in prefetch(batches, cfg.prefetch):
-        hidden = encoder.forward(pixels)
-        tokens = compact_tokens(hidden, layout, keep, projection)
-        # clamp: a rare outlier activation beyond fp16's range would otherwise be stored as inf
-        out.append(tokens.clamp(-_FP16_MAX, _FP16_MAX).to(torch.float16).cpu().numpy())
+    batcher = encoder.batcher(cfg.batch_size)  # merges with other threads' batches (--workers N)
+    with batcher.session():
+        for pixels in prefetch(batches, cfg.prefetch):
+            hidden = batcher.run(pixels)
+            tokens = compact_tokens(hidden, layout, keep, projection)
+            # clamp: a rare outlier activation beyond fp16's range would otherwise be stored as inf
+            out.append(tokens.clamp(-_FP16_MAX, _FP16_MAX).to(torch.float16).cpu().numpy())
     tokens = np.concatenate(out, axis=0)
     if len(tokens) != len(intervals):  # iter_clips raises first; this guards the contract
         raise ExtractionError(f"{stream.path}: decoded {len(tokens)} of {len(intervals)} segments. "
