@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -524,10 +526,15 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  "amp": amp, "device": device, "modality_dropout": modality_dropout, "eeg_tokenizer": eeg_tokenizer,
                  "checkpoint_every": checkpoint_every, "vram_budget_gb": vram_budget, "resume": resume or None}
         cfg = layer_config(TrainConfig, _read_config_file(config, "train"), flags, parse_set_options(set_))
+        from fusion.distributed import DistributedContext
         from fusion.train import train
 
-        with console.status(f"training {cfg.fusion} on {', '.join(cfg.modalities)} ({cfg.split}) ..."):
-            summary = train(cfg)
+        ctx = DistributedContext.from_env(os.environ)  # torchrun sets RANK/WORLD_SIZE/LOCAL_RANK
+        status = console.status(f"training {cfg.fusion} on {', '.join(cfg.modalities)} ({cfg.split}) ...")
+        with status if ctx.is_main else nullcontext():
+            summary = train(cfg, ctx)
+        if not ctx.is_main:  # rank 0 prints the summary
+            return
         if as_json:
             out_console_json({k: v for k, v in summary.items() if k != "table"})
             return

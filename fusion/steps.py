@@ -48,23 +48,29 @@ def shift_samples(cfg: TrainConfig, n: int, sfreq: float, gen: torch.Generator) 
     return torch.randint(-max_shift, max_shift + 1, (n,), generator=gen).numpy()
 
 
-def augment_eeg(cfg: TrainConfig, eeg: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment_eeg(cfg: TrainConfig, eeg: torch.Tensor, gen: torch.Generator, n: int | None = None,
+                part: slice = slice(None)) -> torch.Tensor:
     """Amplitude scaling, channel dropout and Gaussian noise on normalised EEG (B, C, T). The
-    cached teacher targets were computed from unaugmented input, so only the student sees this."""
-    B, C, _ = eeg.shape
+    cached teacher targets were computed from unaugmented input, so only the student sees this.
+    ``eeg`` may be rows ``part`` of a global batch of ``n`` (one DDP rank's share): the random
+    numbers are drawn for all ``n`` rows, so every rank's rows get what one process would draw."""
+    _, C, T = eeg.shape
+    B = eeg.shape[0] if n is None else n
     scale = 1 + cfg.aug_scale * (2 * torch.rand(B, 1, 1, generator=gen) - 1)
     keep = (torch.rand(B, C, 1, generator=gen) >= cfg.aug_channel_drop).float()
-    noise = cfg.aug_noise * torch.randn(eeg.shape, generator=gen)
-    return (eeg * scale * keep + noise).to(eeg.dtype)
+    noise = cfg.aug_noise * torch.randn((B, C, T), generator=gen)
+    return (eeg * scale[part] * keep[part] + noise[part]).to(eeg.dtype)
 
 
-def drop_modalities(batch: Batch, p: float, gen: torch.Generator, teacher_name: str | None) -> Batch:
+def drop_modalities(batch: Batch, p: float, gen: torch.Generator, teacher_name: str | None,
+                    n: int | None = None, part: slice = slice(None)) -> Batch:
     """Per sample and modality, drop a non-EEG input with probability ``p`` (mask set to False).
-    A sample whose teacher stream is dropped also loses its distillation target."""
+    A sample whose teacher stream is dropped also loses its distillation target. ``n``/``part``:
+    as in ``augment_eeg`` (draws for the global batch, keeps this rank's rows)."""
     if p <= 0:
         return batch
     for name in sorted(batch.masks):
-        keep = torch.rand(len(batch), generator=gen) >= p                     # (B,)
+        keep = (torch.rand(len(batch) if n is None else n, generator=gen) >= p)[part]  # (B,)
         batch.masks[name] = batch.masks[name] & keep[:, None]
         if name == teacher_name and batch.teacher_mask is not None:
             batch.teacher_mask = batch.teacher_mask & keep
@@ -72,12 +78,16 @@ def drop_modalities(batch: Batch, p: float, gen: torch.Generator, teacher_name: 
 
 
 def training_batch(cfg: TrainConfig, ws: WindowSet, idx: np.ndarray, norm: Normaliser, y: np.ndarray,
-                   ym: np.ndarray, gen: torch.Generator, teacher: InputSpec | None) -> Batch:
-    """Assemble, augment (EEG only) and modality-drop one training batch, on CPU."""
-    shifts = shift_samples(cfg, len(idx), ws.sfreq, gen)
-    batch = make_batch(ws, idx, norm, y, ym, shift_samples=shifts)
-    batch.eeg = augment_eeg(cfg, batch.eeg, gen)
-    return drop_modalities(batch, cfg.modality_dropout, gen, teacher.name if teacher else None)
+                   ym: np.ndarray, gen: torch.Generator, teacher: InputSpec | None,
+                   part: slice = slice(None)) -> Batch:
+    """Assemble, augment (EEG only) and modality-drop one training batch, on CPU. ``part``: the rows
+    of the global batch ``idx`` this DDP rank trains on; only those are assembled, but the random
+    draws are made for all of ``idx`` so the generator stays in step with a one-process run."""
+    n = len(idx)
+    shifts = shift_samples(cfg, n, ws.sfreq, gen)
+    batch = make_batch(ws, idx[part], norm, y, ym, shift_samples=shifts[part])
+    batch.eeg = augment_eeg(cfg, batch.eeg, gen, n, part)
+    return drop_modalities(batch, cfg.modality_dropout, gen, teacher.name if teacher else None, n, part)
 
 
 def autocast(device: torch.device, amp: str):

@@ -3,6 +3,8 @@
 Run folder: ``config.json``/``config.yaml`` (resolved), ``fingerprints.json`` (the cache groups
 read), ``folds.json``, ``summary.json``, and per fold ``fold<i>/`` with ``metrics.jsonl``,
 ``last.pt``/``best.pt``, ``result.json`` and PNG plots. Seeds are set here and only here.
+Under torchrun every rank runs this loop on its share of each batch; only rank 0 writes the run
+folder (see ``fusion/distributed.py``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import numpy as np
 import torch
 import yaml
 
+from fusion import distributed as ddp
 from fusion.batches import BatchOrder, encode_labels
 from fusion.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from fusion.config import TrainConfig
 from fusion.data import Prepared, prepare_data
+from fusion.distributed import DistributedContext
 from fusion.metrics import compute_metrics, format_table, summarise_folds
 from fusion.model import FusionModel
 from fusion.normalise import fit_normaliser
@@ -96,27 +100,39 @@ def val_score(pred: dict, cfg: TrainConfig) -> float:
     return (float(np.mean(vals)) if vals else 0.0) - 1e-3 * pred["loss"]
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Train every fold of ``cfg`` and return the summary (per-fold metrics, mean ± std, run dir)."""
+def train(cfg: TrainConfig, ctx: DistributedContext | None = None) -> dict[str, Any]:
+    """Train every fold of ``cfg`` and return the summary (per-fold metrics, mean ± std, run dir).
+    ``ctx``: this process's rank under torchrun (see ``fusion/distributed.py``); None = one process.
+    Ranks other than 0 write nothing and return only ``run_dir`` and ``rank``."""
+    ctx = ctx or DistributedContext()
+    with ddp.process_group(ctx, resolve_device(cfg.device)) as device:
+        return _train(cfg, ctx, device)
+
+
+def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> dict[str, Any]:
     run = Path(cfg.out_dir)
     if not cfg.resume and any(run.glob("fold*/last.pt")):
         raise ConfigError(f"{run}: already holds a run. Pass --resume to continue it or choose another --out.")
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
-    (run / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    ddp.barrier(ctx)  # every rank has checked before rank 0 writes
+    if ctx.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+        (run / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     manifest = load_manifest(cfg.manifest_path)
     cache = FeatureCache(cfg.cache_path or manifest.cache)
     prep = prepare_data(manifest, cache, cfg.input_modalities, cfg.extractor_pins, cfg.teacher, cfg.window_s, cfg.hop_s)
-    (run / "fingerprints.json").write_text(json.dumps(prep.fingerprints, indent=1) + "\n")
     folds = make_folds([rf.rec for rf in prep.windows.features], cfg.split, cfg.folds, cfg.seed, cfg.val_subjects)
     folds = folds[: cfg.max_folds] if cfg.max_folds else folds
-    (run / "folds.json").write_text(json.dumps([f.to_dict() for f in folds], indent=1) + "\n")
-    device = resolve_device(cfg.device)
+    if ctx.is_main:
+        (run / "fingerprints.json").write_text(json.dumps(prep.fingerprints, indent=1) + "\n")
+        (run / "folds.json").write_text(json.dumps([f.to_dict() for f in folds], indent=1) + "\n")
     amp = resolve_amp(cfg.amp, device)
     if cfg.vram_budget_gb is not None and device.type != "cuda":
         _log.warning("vram_budget_gb=%s is not checked on %s (only CUDA memory is measured)",
                      cfg.vram_budget_gb, device)
-    results = [train_fold(cfg, prep, fold, run / f"fold{fold.index}", device, amp) for fold in folds]
+    results = [train_fold(cfg, prep, fold, run / f"fold{fold.index}", device, amp, ctx) for fold in folds]
+    if not ctx.is_main:
+        return {"run_dir": str(run), "rank": ctx.rank}
     summary = {"run_dir": str(run), "device": str(device), "amp": amp, "fingerprints": prep.fingerprints,
                "folds": results, "summary": summarise_folds([r["test"] for r in results]),
                "pooled": _pooled_metrics(cfg, [run / f"fold{f.index}" for f in folds]),
@@ -137,23 +153,32 @@ def _pooled_metrics(cfg: TrainConfig, fold_dirs: list[Path]) -> dict:
                            cfg.task)["overall"]
 
 
-def _restore(path: Path, model, opt, sched, scaler, gen, device) -> dict[str, Any]:
+def _restore(path: Path, model, opt, sched, scaler, gen, device, ctx: DistributedContext) -> dict[str, Any]:
     ck = load_checkpoint(path, device)
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optim"])
     sched.load_state_dict(ck["sched"])
     scaler.load_state_dict(ck["scaler"])
-    set_rng_state(ck["rng"], gen)
+    set_rng_state(ddp.own_torch_rng(ck["rng"], ctx), gen)
     _log.info("resumed %s at epoch %d batch %d (step %d)", path, ck["state"]["epoch"], ck["state"]["pos"],
               ck["state"]["step"])
     return dict(ck["state"])
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop metric rows written after the checkpoint we resume from (they will be rewritten)."""
-    if path.exists():
-        rows = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        path.write_text("".join(r + "\n" for r in rows))
+def _truncate_log(path: Path, state: dict[str, Any]) -> None:
+    """Drop metric rows written after the checkpoint we resume from (they will be rewritten): train
+    rows past its step, validation rows of an epoch it had not finished, and a line torn by SIGKILL."""
+    if not path.exists():
+        return
+    keep = []
+    for ln in path.read_text().splitlines():
+        try:
+            row = json.loads(ln)
+        except json.JSONDecodeError:
+            continue
+        if row["step"] <= state["step"] and (row["kind"] != "val" or row["epoch"] < state["epoch"]):
+            keep.append(ln)
+    path.write_text("".join(r + "\n" for r in keep))
 
 
 def _fold_data(cfg: TrainConfig, prep: Prepared, fold: Fold) -> tuple[dict, Any, dict]:
@@ -179,11 +204,14 @@ def _optimisation(cfg: TrainConfig, model: FusionModel, n_batches: int, device: 
 
 
 def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, device: torch.device,
-               amp: str) -> dict[str, Any]:
-    """Train one fold with early stopping; evaluate its best model on the fold's test recordings."""
+               amp: str, ctx: DistributedContext | None = None) -> dict[str, Any]:
+    """Train one fold with early stopping; evaluate its best model on the fold's test recordings.
+    Under DDP each rank trains on its slice of every global batch; only rank 0 writes and evaluates."""
+    ctx = ctx or DistributedContext()
     if cfg.resume and (fold_dir / "result.json").exists():
         return json.loads((fold_dir / "result.json").read_text())
-    fold_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        fold_dir.mkdir(parents=True, exist_ok=True)
     ws = prep.windows
     sets, norm, labels = _fold_data(cfg, prep, fold)
     seed = cfg.seed * 1000 + fold.index
@@ -191,28 +219,36 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
     gen = torch.Generator().manual_seed(seed)
     fcfg = fusion_config(cfg, ws, len(prep.cov_names), teacher_dim(ws))
     model = FusionModel(fcfg).to(device)
+    if ctx.rank:  # same initial weights on every rank, but each rank its own dropout masks
+        torch.manual_seed(seed + 100_003 * ctx.rank)
+    step = ddp.StepForward(model, lambda m, b: compute_losses(m, b, cfg), ctx, device)
     order = BatchOrder(len(sets["train"]), cfg.batch_size, seed)
     n_batches = order.batches_per_epoch()
     opt, sched, scaler = _optimisation(cfg, model, n_batches, device, amp)
     st = {"epoch": 0, "pos": 0, "step": 0, "best": -math.inf, "bad_epochs": 0, "stopped": False}
     metrics_path = fold_dir / "metrics.jsonl"
     if cfg.resume and (fold_dir / "last.pt").exists():
-        st = _restore(fold_dir / "last.pt", model, opt, sched, scaler, gen, device)
-        _truncate_log(metrics_path, st["step"])
-    elif metrics_path.exists():
+        st = _restore(fold_dir / "last.pt", model, opt, sched, scaler, gen, device, ctx)
+        if ctx.is_main:
+            _truncate_log(metrics_path, st)
+    elif metrics_path.exists() and ctx.is_main:
         metrics_path.unlink()
     meta = {"config": cfg.to_dict(), "fusion_config": fcfg, "normaliser": norm.to_state(), "fold": fold.to_dict(),
             "fingerprints": prep.fingerprints, "cov_names": prep.cov_names,
             "layout": {"pad_sizes": ws.pad_sizes, "item_shapes": ws.item_shapes}}
 
-    def save(name: str) -> None:
-        save_checkpoint(fold_dir / name, {**meta, "model": model.state_dict(), "optim": opt.state_dict(),
-                                          "sched": sched.state_dict(), "scaler": scaler.state_dict(),
-                                          "rng": rng_state(gen), "state": dict(st)})
+    def save(name: str) -> None:  # collective under DDP: every rank calls it, rank 0 writes
+        rng = ddp.gather_torch_rng(rng_state(gen), ctx)
+        if ctx.is_main:
+            save_checkpoint(fold_dir / name, {**meta, "model": model.state_dict(), "optim": opt.state_dict(),
+                                              "sched": sched.state_dict(), "scaler": scaler.state_dict(),
+                                              "rng": rng, "state": dict(st)})
+        ddp.barrier(ctx)
 
     def log(row: dict[str, Any]) -> None:
-        with metrics_path.open("a") as f:
-            f.write(json.dumps(row, default=float) + "\n")
+        if ctx.is_main:
+            with metrics_path.open("a") as f:
+                f.write(json.dumps(row, default=float) + "\n")
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -220,16 +256,20 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
     while st["epoch"] < cfg.epochs and not st["stopped"]:
         model.train()
         for pos, idx in order.batches(st["epoch"], st["pos"]):
-            batch = training_batch(cfg, tr, idx, norm, y, ym, gen, prep.teacher).to(device)
-            with autocast(device, amp):
-                losses = compute_losses(model, batch, cfg)
-            if not torch.isfinite(losses["total"]):
-                raise TrainingError(
-                    f"fold {fold.index}: loss is {losses['total'].item()} at step {st['step']} (epoch {st['epoch']}, "
-                    f"batch {pos}, windows {idx[:8].tolist()}...). The last good checkpoint is kept at "
-                    f"{fold_dir / 'last.pt'}; lower --lr, or check those windows' inputs in the cache.")
-            scaler.scale(losses["total"] / cfg.grad_accum).backward()
-            if (pos + 1) % cfg.grad_accum and pos + 1 < n_batches:
+            part, weight = ddp.shard(len(idx), ctx)
+            batch = training_batch(cfg, tr, idx, norm, y, ym, gen, prep.teacher, part).to(device)
+            accumulating = bool((pos + 1) % cfg.grad_accum and pos + 1 < n_batches)
+            with step.accumulating(accumulating):
+                with autocast(device, amp):
+                    losses = step(batch)
+                logged = ddp.global_losses(losses, weight, ctx)
+                if not math.isfinite(logged["total"]):
+                    raise TrainingError(
+                        f"fold {fold.index}: loss is {logged['total']} at step {st['step']} (epoch {st['epoch']}, "
+                        f"batch {pos}, windows {idx[:8].tolist()}...). The last good checkpoint is kept at "
+                        f"{fold_dir / 'last.pt'}; lower --lr, or check those windows' inputs in the cache.")
+                scaler.scale(losses["total"] * weight / cfg.grad_accum).backward()
+            if accumulating:
                 continue
             scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -240,7 +280,7 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
             st["step"] += 1
             st["pos"] = pos + 1
             log({"kind": "train", "step": st["step"], "epoch": st["epoch"], "lr": sched.get_last_lr()[0],
-                 **{k: float(v.detach()) for k, v in losses.items()}})
+                 **logged})
             if st["step"] == 1:
                 _check_budget(cfg, device)
             if cfg.checkpoint_every and st["step"] % cfg.checkpoint_every == 0:
@@ -251,6 +291,8 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
         _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save)
     if not (fold_dir / "best.pt").exists():
         save("best.pt")
+    if not ctx.is_main:
+        return {}
     return _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model)
 
 
