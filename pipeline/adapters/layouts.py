@@ -1,9 +1,10 @@
 """Layout facts of the public datasets, each with where it comes from.
 
-These were written from the datasets' documentation and open-source loaders as remembered (no copy
-of the datasets or of their READMEs was available while writing): every fact marked "(memory)"
-should be checked against the real download; the adapters fail loudly, naming the file, when a
-file does not have the expected shape.
+These were first written from the datasets' documentation and open-source loaders as remembered,
+then the ones marked "checked:" were compared with public loaders through the project's code search
+(TorchEEG's dataset readers and other open-source loaders, named below). Facts still marked
+"(memory)" should be checked against the real download; the adapters fail loudly, naming the file,
+when a file does not have the expected shape.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 # (valence, arousal, dominance, liking, on 1-9). Trials are in video (Experiment_id) order, not
 # presentation order. The first 3 s of each trial are the pre-trial baseline (TorchEEG
 # DEAPDataset: num_baseline=3, baseline_chunk_size=128).
+# checked: torcheeg DEAPDataset(root_path='./data_preprocessed_python') and loaders that slice
+# baseline = data[:, :, :128 * 3] from the 40 x 40 x 8064 arrays; 32 EEG + 8 peripheral channels.
 DEAP_SFREQ = 128.0
 DEAP_RAW_SFREQ = 512.0          # DEAP README, data_original section: BDF at 512 Hz (memory)
 DEAP_BASELINE_S = 3.0
@@ -40,6 +43,9 @@ DEAP_RATING_COLUMNS = ("Participant_id", "Trial", "Experiment_id", "Valence", "A
 # ScoreValence/ScoreArousal/ScoreDominance (18x1, 1-5)}; EEG_SamplingRate 128, ECG_SamplingRate 256,
 # EEG_Electrodes {1x14}. Each EEG cell is samples x 14 (Emotiv EPOC, µV with DC offset),
 # each ECG cell samples x 2.
+# checked: loaders read loadmat(...)['DREAMER'][0,0]['Data'][0, s]['EEG'][0,0]['stimuli'][0,0][video,0]
+# and ['ScoreValence'][0,0][video,0]; keys EEG_SamplingRate, ECG_SamplingRate, EEG_Electrodes,
+# noOfSubjects, noOfVideoSequences; electrodes AF3 F7 F3 FC5 T7 P7 O1 O2 P8 T8 FC6 F4 F8 AF4.
 DREAMER_EEG_SFREQ = 128.0
 DREAMER_ECG_SFREQ = 256.0
 DREAMER_EEG_CHANNELS = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
@@ -52,6 +58,8 @@ DREAMER_PARTS = ("stimuli", "baseline")
 # Data_Preprocessed_Pxx.mat with joined_data {1x20} (samples x 17: 14 EEG, ECG right, ECG left,
 # GSR; 128 Hz), labels_selfassessment {1x20} (1 x 12: arousal, valence, dominance, liking,
 # familiarity, then 7 basic emotions) and VideoIDs {1x20}.
+# checked: open-source AMIGOS loaders list columns AF3 ... AF4, "ECG Right", "ECG Left", "GSR" at
+# 128 Hz and labels in the order arousal, valence, dominance, liking.
 AMIGOS_SFREQ = 128.0
 AMIGOS_EEG_CHANNELS = DREAMER_EEG_CHANNELS   # both use the Emotiv EPOC 14-channel order
 AMIGOS_OTHER_CHANNELS = (("ECG_Right", "ecg"), ("ECG_Left", "ecg"), ("GSR", "misc"))
@@ -66,6 +74,9 @@ AMIGOS_KNOWN_INCOMPLETE = (8, 24, 28)
 # filename="Part_<s>_S_Trial<k>_emotion.bdf">, type="Video" (6 cameras, "C1 trigger" = frontal
 # colour) and type="Audio". BDF: 32 EEG (Biosemi 10-20 names), EXG1-3 = ECG, Status; 256 Hz; the
 # file starts ~30 s before the stimulus and ends ~30 s after it, the stimulus span is marked on Status.
+# checked: loaders (e.g. sucv/phd2 configs) use "Sessions" / "session.xml" / "Part_{}.+Trial{}.+bdf"
+# (Part_1_S_Trial1_emotion.bdf), TorchEEG's MAHNOBDataset parses session.xml with xmltodict, and
+# face-video loaders pick the 'C1' camera. Attribute names and the 30 s margins remain (memory).
 MAHNOB_LABELS = (("valence", "feltVlnc"), ("arousal", "feltArsl"), ("dominance", "feltCtrl"))
 MAHNOB_EEG_CHANNELS = DEAP_EEG_CHANNELS      # Biosemi 32-channel 10-20 set, same names
 MAHNOB_ECG_CHANNELS = ("EXG1", "EXG2", "EXG3")
