@@ -21,7 +21,7 @@ from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.claims import EntryClaims
 from pipeline.errors import ExtractionError, PipelineError
 from pipeline.extractors.base import get_extractor
-from pipeline.fingerprint import InputHasher, canonical_json, fingerprint, group_identity
+from pipeline.fingerprint import InputHasher, canonical_json, group_identity
 from pipeline.manifest import Manifest, Recording, Stream
 
 _log = logging.getLogger(__name__)
@@ -101,10 +101,6 @@ def plan_identity(extractor) -> dict[str, Any]:
     """The readable identity whose hash is the group fingerprint."""
     return group_identity(extractor.name, extractor.version, extractor.config,
                           extractor.weights_identity(), extractor.libraries)
-
-
-def group_path_for(extractor) -> str:
-    return f"{extractor.modality}/{extractor.name}-{fingerprint(plan_identity(extractor))}"
 
 
 # ----------------------------------------------------------------------- worker side
@@ -205,27 +201,33 @@ def _append_failures(path: Path, failures: list[dict[str, Any]]) -> None:
             f.write(json.dumps({"time": stamp, **{k: v for k, v in row.items() if k != "status"}}) + "\n")
 
 
+def _dask_client(opts: RunOptions):
+    """A client of the given scheduler, or of a new local cluster (threads, or processes)."""
+    from dask.distributed import Client, LocalCluster
+
+    for noisy in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.core",
+                  "distributed.http.proxy", "distributed.nanny"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if opts.scheduler:
+        return Client(opts.scheduler, timeout="30s"), None
+    if opts.processes:
+        cluster = LocalCluster(processes=True, n_workers=max(1, opts.workers), threads_per_worker=1,
+                               host="127.0.0.1", dashboard_address=":0")
+    else:
+        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=max(1, opts.workers),
+                               dashboard_address=":0")
+    return Client(cluster), cluster
+
+
 def _map_tasks(name: str, config: Any, tasks: list[Task], opts: RunOptions, group_path: str,
                on_result: Callable[[dict[str, Any]], None]) -> None:
     if opts.scheduler == "sync" or not tasks:
         for t in tasks:
             on_result(extract_one(name, config, t, opts.cache, group_path))
         return
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    for noisy in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.core",
-                  "distributed.http.proxy", "distributed.nanny"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if opts.scheduler:
-        client, cluster = Client(opts.scheduler, timeout="30s"), None
-    else:
-        if opts.processes:
-            cluster = LocalCluster(processes=True, n_workers=max(1, opts.workers), threads_per_worker=1,
-                                   host="127.0.0.1", dashboard_address=":0")
-        else:
-            cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=max(1, opts.workers),
-                                   dashboard_address=":0")
-        client = Client(cluster)
+    client, cluster = _dask_client(opts)
     try:
         futures = [client.submit(extract_one, name, config, t, opts.cache, group_path, pure=False) for t in tasks]
         for fut in as_completed(futures):
