@@ -110,20 +110,19 @@ _WARM: set[str] = set()
 _FIRST_CALL_LOCK = threading.Lock()
 
 
-def _worker_extractor(name: str, config: Any):
-    """One extractor instance (one model) per worker process, shared by its threads."""
+def _worker_extractor(name: str, config: Any) -> tuple[Any, str]:
+    """One extractor instance (one model) per worker process, shared by its threads, and its key."""
     key = name + canonical_json(asdict(config))
     with _WORKER_LOCK:
         if key not in _WORKER_EXTRACTORS:
             _WORKER_EXTRACTORS[key] = build_extractor(name, config)
-        return _WORKER_EXTRACTORS[key]
+        return _WORKER_EXTRACTORS[key], key
 
 
 def _run_extractor(name: str, config: Any, rec: Recording, stream: Stream):
     """Call the extractor; its first call in this process runs alone, so the lazy imports and model
     loads inside it never race between threads (later calls run concurrently)."""
-    extractor = _worker_extractor(name, config)
-    key = name + canonical_json(asdict(config))
+    extractor, key = _worker_extractor(name, config)
     if key in _WARM:
         return extractor.extract(rec, stream)
     with _FIRST_CALL_LOCK:
