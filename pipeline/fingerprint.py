@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import threading
+import uuid
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -116,8 +118,13 @@ class InputHasher:
     def save(self) -> None:
         if self.memo_path is None or not self._dirty:
             return
-        tmp = self.memo_path.with_suffix(".tmp")
+        # A per-process temporary name: two extractions sharing a cache may save at the same moment.
+        tmp = self.memo_path.with_name(f"{self.memo_path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         with self._lock:
-            tmp.write_text(json.dumps(self._memo))
-            tmp.replace(self.memo_path)
+            try:
+                tmp.write_text(json.dumps(self._memo))
+                tmp.replace(self.memo_path)
+            except OSError:
+                tmp.unlink(missing_ok=True)  # the memo only saves rereads; losing it loses nothing
+                return
             self._dirty = False

@@ -63,3 +63,35 @@ def test_runtime_only_fields_do_not_change_the_group() -> None:
     c = group_identity("vivit", "1", VideoConfig(random_init=True, keep_tokens=4), {}, ())
     assert fingerprint(a) == fingerprint(b) and "batch_size" not in a["config"]
     assert fingerprint(a) != fingerprint(c)
+
+
+def test_concurrent_memo_saves_never_fail(tmp_path: Path) -> None:
+    """Two extractions sharing one cache save the hash memo at the same moment (seen in CI)."""
+    import threading
+
+    files = []
+    for i in range(4):
+        f = tmp_path / f"in{i}.bin"
+        f.write_bytes(bytes([i]) * 100)
+        files.append(f)
+    memo = tmp_path / "memo.json"
+    errors: list[BaseException] = []
+
+    def save_many(seed: int) -> None:
+        try:
+            for round_ in range(200):
+                h = InputHasher(memo)
+                h.file_hash(files[(seed + round_) % 4])
+                h._dirty = True  # force a write each round, as a fresh process would
+                h.save()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_many, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert set(InputHasher(memo)._memo) <= {str(f.resolve()) for f in files}
+    assert not list(tmp_path.glob("*.tmp"))
