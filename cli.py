@@ -507,9 +507,10 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  amp: Optional[str] = typer.Option(None, "--amp", help="auto | bf16 | fp16 | off"),
                  device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
                  modality_dropout: Optional[float] = typer.Option(None, "--modality-dropout"),
+                 ema_weight: Optional[float] = typer.Option(None, "--ema-weight", help="EMA self-distillation weight (0 = off; decay via --set ema_decay=...)."),
                  eeg_tokenizer: Optional[str] = typer.Option(None, "--eeg-tokenizer", help="conv | patch"),
                  checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints."),
-                 vram_budget: Optional[float] = typer.Option(None, "--vram-budget", help="Refuse if the first step's CUDA peak exceeds this many GB."),
+                 vram_budget: Optional[float] = typer.Option(None, "--vram-budget", help="Before training, measure the first steps' peak memory (CUDA allocator, or tensor accounting on CPU) and refuse if over this many GB."),
                  resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
                  config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                  as_json: bool = JsonOpt) -> None:
@@ -523,7 +524,7 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  "task": task, "split": split, "folds": folds, "max_folds": max_folds, "epochs": epochs,
                  "max_steps": max_steps, "seed": seed, "window_s": window_s, "hop_s": hop_s,
                  "batch_size": batch_size, "lr": lr, "grad_accum": grad_accum, "grad_checkpoint": grad_checkpoint,
-                 "amp": amp, "device": device, "modality_dropout": modality_dropout, "eeg_tokenizer": eeg_tokenizer,
+                 "amp": amp, "device": device, "modality_dropout": modality_dropout, "ema_weight": ema_weight, "eeg_tokenizer": eeg_tokenizer,
                  "checkpoint_every": checkpoint_every, "vram_budget_gb": vram_budget, "resume": resume or None}
         cfg = layer_config(TrainConfig, _read_config_file(config, "train"), flags, parse_set_options(set_))
         from fusion.distributed import DistributedContext

@@ -7,6 +7,9 @@
 (b) Loader samples/s (window gathering + padding + normalisation from an in-memory feature cache
     read through ``FeatureCache``) versus model-step samples/s; the loader must not be the
     bottleneck (ratio >= 3).
+(c) The peak tensor memory of the first training steps, as ``--vram-budget`` measures it
+    (``fusion/memory.py``: CUDA max allocated on a GPU, torch's MemTracker tensor accounting on
+    CPU), with autocast off and bf16: the 8 GB check at batch 32 without a GPU.
 
 Only this benchmark imports transformers; ``fusion`` never does.
 
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fusion.batches import encode_labels, make_batch  # noqa: E402
 from fusion.config import TrainConfig  # noqa: E402
 from fusion.data import InputSpec, WindowSet, load_features  # noqa: E402
+from fusion.memory import probe_peak_gb  # noqa: E402
 from fusion.model import FusionModel  # noqa: E402
 from fusion.normalise import fit_normaliser  # noqa: E402
 from fusion.steps import autocast, compute_losses, fusion_config  # noqa: E402
@@ -156,6 +160,11 @@ def main(argv: list[str] | None = None) -> dict:
            "loader_samples_per_s": loader_sps, "cached_step_s": cached_s, "cached_samples_per_s": args.batch / cached_s,
            "cached_peak_mb": cached_peak, "loader_to_step_ratio": loader_sps / (args.batch / cached_s),
            "model_params": sum(p.numel() for p in model.parameters())}
+    for amp in ("off", "bf16"):  # (c) what --vram-budget measures, per autocast mode
+        peak_gb, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg), batch,
+                                      lambda m, b: compute_losses(m, b, cfg)["total"],
+                                      lambda amp=amp: autocast(device, amp), device)
+        res[f"probe_peak_mb_{amp}"], res["probe_kind"] = peak_gb * 1024, kind
     if not args.skip_vivit:
         from transformers import VivitConfig, VivitModel
 

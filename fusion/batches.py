@@ -32,13 +32,17 @@ class Batch:
     teacher_mask: torch.Tensor | None = None  # (B,) bool
     subjects: list[str] = field(default_factory=list)
     window_index: np.ndarray | None = None
+    clean_eeg: torch.Tensor | None = None          # (B, C, T) unaugmented, for the EMA teacher
+    clean_masks: dict[str, torch.Tensor] | None = None  # masks before modality dropout
 
     def to(self, device: torch.device) -> "Batch":
         mv = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        mv_masks = lambda ms: None if ms is None else {n: mv(m) for n, m in ms.items()}  # noqa: E731
         return Batch(eeg=mv(self.eeg), inputs={n: {k: mv(v) for k, v in d.items()} for n, d in self.inputs.items()},
-                     masks={n: mv(m) for n, m in self.masks.items()}, covariates=mv(self.covariates),
+                     masks=mv_masks(self.masks), covariates=mv(self.covariates),
                      labels=mv(self.labels), label_mask=mv(self.label_mask), teacher=mv(self.teacher),
-                     teacher_mask=mv(self.teacher_mask), subjects=self.subjects, window_index=self.window_index)
+                     teacher_mask=mv(self.teacher_mask), subjects=self.subjects, window_index=self.window_index,
+                     clean_eeg=mv(self.clean_eeg), clean_masks=mv_masks(self.clean_masks))
 
     def __len__(self) -> int:
         return self.eeg.shape[0]

@@ -74,6 +74,8 @@ class TrainConfig:
     distill_weight: float = 1.0
     distill_kind: str = "cosine"
     siglip_weight: float = 0.1
+    ema_weight: float = 0.0                 # >0: EMA self-distillation of the fused embedding (fusion/ema.py)
+    ema_decay: float = 0.996                # per optimiser step
     recon_weight: float = 0.0
     d_model: int = 64
     n_heads: int = 4
@@ -127,6 +129,8 @@ class TrainConfig:
         for pin in self.extractors:
             if ":" not in pin:
                 p.append(f"extractors entry {pin!r} must look like 'video:vivit'")
+        if self.ema_weight < 0 or not 0.0 <= self.ema_decay < 1.0:
+            p.append(f"ema_weight must be >= 0 and ema_decay in [0, 1), got {self.ema_weight}, {self.ema_decay}")
         if self.max_steps is not None and self.max_steps < 1:
             p.append(f"max_steps must be >= 1 or None, got {self.max_steps}")
         return p

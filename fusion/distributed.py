@@ -147,6 +147,15 @@ def global_losses(losses: dict[str, torch.Tensor], weight: float, ctx: Distribut
     return dict(zip(keys, vals.tolist()))
 
 
+def max_over_ranks(value: float, ctx: DistributedContext, device: torch.device) -> float:
+    """The largest ``value`` over all ranks (so every rank takes the same decision); collective."""
+    if not ctx.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 def gather_torch_rng(state: dict[str, Any], ctx: DistributedContext) -> dict[str, Any]:
     """Add every rank's torch RNG state (``torch_ranks``) to ``state``; collective, call on all ranks."""
     if not ctx.enabled:

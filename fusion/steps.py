@@ -14,6 +14,7 @@ import torch
 from fusion.batches import Batch, make_batch
 from fusion.config import TrainConfig
 from fusion.data import InputSpec, WindowSet
+from fusion.ema import EmaTeacher
 from fusion.losses import masked_distillation, recon_loss, siglip_loss, task_loss
 from fusion.model import FusionConfig, FusionModel, ModalityConfig
 from fusion.normalise import Normaliser
@@ -86,6 +87,9 @@ def training_batch(cfg: TrainConfig, ws: WindowSet, idx: np.ndarray, norm: Norma
     n = len(idx)
     shifts = shift_samples(cfg, n, ws.sfreq, gen)
     batch = make_batch(ws, idx[part], norm, y, ym, shift_samples=shifts[part])
+    if cfg.ema_weight > 0:  # the EMA teacher's view: the same windows, unshifted and unaugmented
+        batch.clean_eeg = make_batch(ws, idx[part], norm, y, ym).eeg
+        batch.clean_masks = dict(batch.masks)
     batch.eeg = augment_eeg(cfg, batch.eeg, gen, n, part)
     return drop_modalities(batch, cfg.modality_dropout, gen, teacher.name if teacher else None, n, part)
 
@@ -97,7 +101,8 @@ def autocast(device: torch.device, amp: str):
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
-def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig,
+                   ema: EmaTeacher | None = None) -> dict[str, torch.Tensor]:
     """All loss terms for one batch (already on the model's device) and their weighted ``total``."""
     out = model(batch.eeg, batch.inputs, batch.masks, batch.covariates)
     losses = {"task": task_loss(out["logits"], batch.labels, batch.label_mask, cfg.task)}
@@ -111,7 +116,12 @@ def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig) -> dict[s
     if cfg.recon_weight > 0 and out["summaries"]:
         losses["recon"] = sum(recon_loss(model.recon[n](out["fused"]), s, out["avail"][n])
                               for n, s in out["summaries"].items())
-    weights = {"task": 1.0, "distill": cfg.distill_weight, "siglip": cfg.siglip_weight, "recon": cfg.recon_weight}
+    if ema is not None and cfg.ema_weight > 0 and batch.clean_eeg is not None:
+        target = ema.target(batch.clean_eeg, batch.inputs, batch.clean_masks, batch.covariates)
+        every = torch.ones(len(batch), dtype=torch.bool, device=target.device)
+        losses["ema"] = masked_distillation(out["fused"], target, every, cfg.distill_kind)
+    weights = {"task": 1.0, "distill": cfg.distill_weight, "siglip": cfg.siglip_weight, "recon": cfg.recon_weight,
+               "ema": cfg.ema_weight}
     losses["total"] = sum(weights[k] * v for k, v in losses.items())
     return losses
 

@@ -26,6 +26,8 @@ from fusion.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_r
 from fusion.config import TrainConfig
 from fusion.data import Prepared, prepare_data
 from fusion.distributed import DistributedContext
+from fusion.ema import EmaTeacher
+from fusion.memory import probe_peak_gb
 from fusion.metrics import compute_metrics, format_table, summarise_folds
 from fusion.model import FusionModel
 from fusion.normalise import fit_normaliser
@@ -127,9 +129,6 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
         (run / "fingerprints.json").write_text(json.dumps(prep.fingerprints, indent=1) + "\n")
         (run / "folds.json").write_text(json.dumps([f.to_dict() for f in folds], indent=1) + "\n")
     amp = resolve_amp(cfg.amp, device)
-    if cfg.vram_budget_gb is not None and device.type != "cuda":
-        _log.warning("vram_budget_gb=%s is not checked on %s (only CUDA memory is measured)",
-                     cfg.vram_budget_gb, device)
     results = [train_fold(cfg, prep, fold, run / f"fold{fold.index}", device, amp, ctx) for fold in folds]
     if not ctx.is_main:
         return {"run_dir": str(run), "rank": ctx.rank}
@@ -153,9 +152,14 @@ def _pooled_metrics(cfg: TrainConfig, fold_dirs: list[Path]) -> dict:
                            cfg.task)["overall"]
 
 
-def _restore(path: Path, model, opt, sched, scaler, gen, device, ctx: DistributedContext) -> dict[str, Any]:
+def _restore(path: Path, model, opt, sched, scaler, gen, device, ctx: DistributedContext,
+             ema: EmaTeacher | None) -> dict[str, Any]:
     ck = load_checkpoint(path, device)
     model.load_state_dict(ck["model"])
+    if ema is not None:
+        if "ema" not in ck:
+            raise ConfigError(f"{path} was written without --ema-weight; resume with the run's own settings.")
+        ema.load_state_dict(ck["ema"])
     opt.load_state_dict(ck["optim"])
     sched.load_state_dict(ck["sched"])
     scaler.load_state_dict(ck["scaler"])
@@ -219,16 +223,17 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
     gen = torch.Generator().manual_seed(seed)
     fcfg = fusion_config(cfg, ws, len(prep.cov_names), teacher_dim(ws))
     model = FusionModel(fcfg).to(device)
+    ema = EmaTeacher(model, cfg.ema_decay) if cfg.ema_weight > 0 else None
     if ctx.rank:  # same initial weights on every rank, but each rank its own dropout masks
         torch.manual_seed(seed + 100_003 * ctx.rank)
-    step = ddp.StepForward(model, lambda m, b: compute_losses(m, b, cfg), ctx, device)
+    step = ddp.StepForward(model, lambda m, b: compute_losses(m, b, cfg, ema), ctx, device)
     order = BatchOrder(len(sets["train"]), cfg.batch_size, seed)
     n_batches = order.batches_per_epoch()
     opt, sched, scaler = _optimisation(cfg, model, n_batches, device, amp)
     st = {"epoch": 0, "pos": 0, "step": 0, "best": -math.inf, "bad_epochs": 0, "stopped": False}
     metrics_path = fold_dir / "metrics.jsonl"
     if cfg.resume and (fold_dir / "last.pt").exists():
-        st = _restore(fold_dir / "last.pt", model, opt, sched, scaler, gen, device, ctx)
+        st = _restore(fold_dir / "last.pt", model, opt, sched, scaler, gen, device, ctx, ema)
         if ctx.is_main:
             _truncate_log(metrics_path, st)
     elif metrics_path.exists() and ctx.is_main:
@@ -242,7 +247,8 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
         if ctx.is_main:
             save_checkpoint(fold_dir / name, {**meta, "model": model.state_dict(), "optim": opt.state_dict(),
                                               "sched": sched.state_dict(), "scaler": scaler.state_dict(),
-                                              "rng": rng, "state": dict(st)})
+                                              "rng": rng, "state": dict(st),
+                                              **({"ema": ema.state_dict()} if ema else {})})
         ddp.barrier(ctx)
 
     def log(row: dict[str, Any]) -> None:
@@ -250,9 +256,10 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
             with metrics_path.open("a") as f:
                 f.write(json.dumps(row, default=float) + "\n")
 
+    tr, (y, ym) = sets["train"], labels["train"]
+    probe = _check_budget(cfg, model, ema, tr, order, norm, (y, ym), prep, device, amp, ctx)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    tr, (y, ym) = sets["train"], labels["train"]
     while st["epoch"] < cfg.epochs and not st["stopped"]:
         model.train()
         for pos, idx in order.batches(st["epoch"], st["pos"]):
@@ -277,12 +284,12 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
             scaler.update()
             opt.zero_grad(set_to_none=True)
             sched.step()
+            if ema is not None:
+                ema.update(model)
             st["step"] += 1
             st["pos"] = pos + 1
             log({"kind": "train", "step": st["step"], "epoch": st["epoch"], "lr": sched.get_last_lr()[0],
                  **logged})
-            if st["step"] == 1:
-                _check_budget(cfg, device)
             if cfg.checkpoint_every and st["step"] % cfg.checkpoint_every == 0:
                 save("last.pt")
             if cfg.max_steps and st["step"] >= cfg.max_steps:
@@ -293,19 +300,31 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
         save("best.pt")
     if not ctx.is_main:
         return {}
-    return _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model)
+    return _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model, probe)
 
 
-def _check_budget(cfg: TrainConfig, device: torch.device) -> None:
-    """Refuse a config whose measured first-step CUDA peak exceeds ``vram_budget_gb``."""
-    if cfg.vram_budget_gb is None or device.type != "cuda":
-        return
-    peak, _ = peak_memory_gb(device)
-    _log.info("first-step CUDA peak %.2f GiB (budget %.2f GiB)", peak, cfg.vram_budget_gb)
+def _check_budget(cfg: TrainConfig, model: FusionModel, ema: EmaTeacher | None, tr, order: BatchOrder, norm, labels,
+                  prep: Prepared, device: torch.device, amp: str, ctx: DistributedContext) -> dict[str, Any]:
+    """With ``--vram-budget``: measure the peak of the first training steps (``fusion/memory.py``)
+    before training, and refuse a configuration over the budget. Without it: measure nothing."""
+    if cfg.vram_budget_gb is None:
+        return {}
+    _, idx = next(iter(order.batches(0)))  # a full-size batch, also when resuming at an epoch's end
+    part, _ = ddp.shard(len(idx), ctx)
+    gen = torch.Generator().manual_seed(cfg.seed)  # the training generator is left untouched
+    batch = training_batch(cfg, tr, idx, norm, *labels, gen, prep.teacher, part).to(device)
+    peak, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg), batch,
+                               lambda m, b: compute_losses(m, b, cfg, ema)["total"], lambda: autocast(device, amp),
+                               device)
+    peak = ddp.max_over_ranks(peak, ctx, device)
+    _log.info("first-steps peak %.3f GiB (%s, batch %d, amp %s; budget %.2f GiB)", peak, kind, len(idx), amp,
+              cfg.vram_budget_gb)
     if peak > cfg.vram_budget_gb:
-        raise TrainingError(f"first training step peaked at {peak:.2f} GiB of CUDA memory, over --vram-budget "
-                            f"{cfg.vram_budget_gb} GiB. Lower --batch-size (with --grad-accum to keep the "
-                            "effective batch), use --amp bf16 or --grad-checkpoint, or shrink --window-s.")
+        raise TrainingError(f"the first training steps peak at {peak:.2f} GiB ({kind}, batch {len(idx)}, amp {amp}), "
+                            f"over --vram-budget {cfg.vram_budget_gb} GiB; nothing was trained. Lower --batch-size "
+                            "(with --grad-accum to keep the effective batch), use --amp bf16 or --grad-checkpoint, "
+                            "or shrink --window-s.")
+    return {"probe_peak_gb": peak, "probe_peak_kind": kind, "probe_batch": len(idx), "probe_amp": amp}
 
 
 def _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save) -> None:
@@ -333,7 +352,7 @@ def _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save) -> No
     save("last.pt")
 
 
-def _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model) -> dict[str, Any]:
+def _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model, probe) -> dict[str, Any]:
     """Evaluate best.pt on the test side, write predictions, result.json and plots."""
     model.load_state_dict(load_checkpoint(fold_dir / "best.pt", device)["model"])
     pred = predict(model, sets["test"], norm, *labels["test"], cfg.task, device, amp)
@@ -342,7 +361,7 @@ def _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model) ->
              subjects=np.asarray(pred["subjects"]))
     peak, kind = peak_memory_gb(device)
     result = {"fold": fold.index, "test": test, "test_loss": pred["loss"], "n_test_windows": len(sets["test"]),
-              "n_train_windows": len(sets["train"]), "peak_memory_gb": peak, "peak_memory_kind": kind,
+              "n_train_windows": len(sets["train"]), "peak_memory_gb": peak, "peak_memory_kind": kind, **probe,
               "test_subjects": sorted(set(pred["subjects"]))}
     (fold_dir / "result.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     plot_fold(fold_dir)

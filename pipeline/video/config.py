@@ -89,8 +89,9 @@ class VideoConfig:
     keep_tokens:  keep K time tokens (frames/tubelets), evenly spaced; None = all.
     project_dim:  fixed orthogonal projection of every token to this width; None = keep D.
     seed:         seed of the random-init weights and of the projection matrix.
-    device:       "auto" (cuda if available), "cpu", "cuda", "cuda:N".
-    precision:    "auto" (fp16 autocast on CUDA, fp32 on CPU), "fp32", "fp16", "bf16" (CUDA only).
+    device:       "auto" (cuda if available), "cpu", "cuda", "cuda:N". Not fingerprinted.
+    precision:    "auto" (fp16 autocast on CUDA, fp32 on CPU; resolved at construction, and the
+                  resolved value is fingerprinted), "fp32", "fp16", "bf16" (CUDA only).
     batch_size:   segments per forward pass.
     prefetch:     decoded batches kept ready ahead of the model (bounds memory).
     """
@@ -109,7 +110,11 @@ class VideoConfig:
     batch_size: int = 4
     prefetch: int = 2
 
-    runtime_fields: ClassVar[tuple[str, ...]] = ("batch_size", "prefetch")
+    # Speed-only fields, left out of the fingerprint. ``device`` is one of them because what changes
+    # the numbers is the precision, and "auto" precision is resolved below: a cache made on CUDA in
+    # fp16 and one made on CPU in fp32 are different groups, cuda:0 and cuda:1 are the same one, and
+    # a cache built on a GPU machine still resolves as current on a CPU-only training machine.
+    runtime_fields: ClassVar[tuple[str, ...]] = ("batch_size", "prefetch", "device")
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -117,6 +122,17 @@ class VideoConfig:
             raise ConfigError("video config: " + "; ".join(problems) + ".")
         if self.random_init and self.size is None:
             object.__setattr__(self, "size", "tiny")  # resolved here so the fingerprint sees "tiny"
+        if self.precision == "auto":  # resolved here so the fingerprint sees the numbers' precision
+            object.__setattr__(self, "precision", "fp16" if self.uses_cuda else "fp32")
+
+    @property
+    def uses_cuda(self) -> bool:
+        """Whether ``device`` means a GPU here ("auto" does when CUDA is available)."""
+        if self.device == "auto":
+            import torch
+
+            return torch.cuda.is_available()
+        return self.device.startswith("cuda")
 
     def _problems(self) -> list[str]:
         p: list[str] = []

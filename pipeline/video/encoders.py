@@ -114,7 +114,7 @@ def resolve_device(cfg: VideoConfig) -> tuple[torch.device, torch.dtype | None]:
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device '{cfg.device}' requested but CUDA is not available. Use --device cpu.")
-    precision = cfg.precision if cfg.precision != "auto" else ("fp16" if device.type == "cuda" else "fp32")
+    precision = cfg.precision  # "auto" was resolved when the config was built
     if precision != "fp32" and device.type != "cuda":
         raise ConfigError(f"precision '{precision}' needs CUDA; on CPU use --precision fp32 (or auto).")
     return device, {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]

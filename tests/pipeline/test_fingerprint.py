@@ -65,6 +65,23 @@ def test_runtime_only_fields_do_not_change_the_group() -> None:
     assert fingerprint(a) != fingerprint(c)
 
 
+def test_video_groups_follow_the_resolved_precision_not_the_device_name(monkeypatch) -> None:
+    import torch
+
+    from pipeline.video.config import VideoConfig
+
+    fp = lambda **kw: fingerprint(group_identity("vivit", "1", VideoConfig(random_init=True, **kw), {}, ()))  # noqa: E731
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cpu_auto, cpu_fp32 = fp(), fp(device="cpu", precision="fp32")
+    assert cpu_auto == cpu_fp32  # on a CPU machine, "auto" computes in fp32
+    assert VideoConfig(device="cuda:1", precision="auto").precision == "fp16"
+    assert fp(device="cuda:0") == fp(device="cuda:1") == fp(device="cuda", precision="fp16")
+    assert fp(device="cuda") != cpu_auto  # CUDA fp16 numbers are not the CPU fp32 numbers
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert fp() == fp(device="cuda")  # "auto" on a GPU machine is the CUDA fp16 group
+    assert fp(device="cpu") == cpu_auto
+
+
 def test_concurrent_memo_saves_never_fail(tmp_path: Path) -> None:
     """Two extractions sharing one cache save the hash memo at the same moment (seen in CI)."""
     import threading
