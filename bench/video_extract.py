@@ -77,10 +77,10 @@ def _timed_extract(encoder, cfg, stream) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def run(size: str, clips: int, batch_size: int, repeats: int) -> dict[str, float]:
+def run(size: str, clips: int, batch_size: int, repeats: int, device: str = "auto") -> dict[str, float]:
     """One benchmark configuration; returns the measured numbers."""
     path = _video_path()
-    cfg = VideoConfig(random_init=True, size=size, device="cpu", batch_size=batch_size, segment_s=2.0)
+    cfg = VideoConfig(random_init=True, size=size, device=device, batch_size=batch_size, segment_s=2.0)
     t0 = time.perf_counter()
     encoder = load_encoder("vivit", cfg)
     load_s = time.perf_counter() - t0
@@ -122,12 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", nargs="+", default=["base", "tiny"], choices=["base", "tiny"])
     parser.add_argument("--clips", type=int, default=2, help="clips (2 s segments) of face_1080p.mp4 to encode")
     parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present, fp16) | cpu | cuda[:N]")
     parser.add_argument("--repeats", type=int, default=1, help="time each measurement this often, keep the best")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
-    rows = [run(size, args.clips, args.batch_size, args.repeats) for size in args.size]
+    rows = [run(size, args.clips, args.batch_size, args.repeats, args.device) for size in args.size]
     table = to_markdown(rows)
-    print(f"torch threads: {torch.get_num_threads()}\n{table}")
+    print(f"device: {args.device} (cuda available: {torch.cuda.is_available()}), torch threads: "
+          f"{torch.get_num_threads()}\n{table}")
     if args.out:
         args.out.write_text(table + "\n")
     return 0
