@@ -34,6 +34,7 @@ class Batch:
     window_index: np.ndarray | None = None
     clean_eeg: torch.Tensor | None = None          # (B, C, T) unaugmented, for the EMA teacher
     clean_masks: dict[str, torch.Tensor] | None = None  # masks before modality dropout
+    ema_target: torch.Tensor | None = None         # (B, D) the EMA teacher's fused embedding of the clean view
 
     def to(self, device: torch.device) -> "Batch":
         mv = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
@@ -42,7 +43,8 @@ class Batch:
                      masks=mv_masks(self.masks), covariates=mv(self.covariates),
                      labels=mv(self.labels), label_mask=mv(self.label_mask), teacher=mv(self.teacher),
                      teacher_mask=mv(self.teacher_mask), subjects=self.subjects, window_index=self.window_index,
-                     clean_eeg=mv(self.clean_eeg), clean_masks=mv_masks(self.clean_masks))
+                     clean_eeg=mv(self.clean_eeg), clean_masks=mv_masks(self.clean_masks),
+                     ema_target=mv(self.ema_target))
 
     def __len__(self) -> int:
         return self.eeg.shape[0]

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from fusion.batches import Batch
+
 
 class EmaTeacher:
     """A frozen, eval-mode copy of ``model`` whose weights follow it with ``decay`` per step."""
@@ -32,9 +34,12 @@ class EmaTeacher:
             t.copy_(s)
 
     @torch.no_grad()
-    def target(self, eeg: torch.Tensor, inputs: dict, masks: dict, covariates: torch.Tensor) -> torch.Tensor:
-        """The teacher's fused embedding (B, D) of the clean window, in float32."""
-        return self.model(eeg, inputs, masks, covariates)["fused"].float()
+    def attach_target(self, batch: Batch) -> Batch:
+        """Set ``batch.ema_target``: the teacher's fused embedding (B, D) of the clean view, float32.
+        Computed before the student's step (not inside it), so the step itself stays one forward."""
+        out = self.model(batch.clean_eeg, batch.inputs, batch.clean_masks, batch.covariates)
+        batch.ema_target = out["fused"].float()
+        return batch
 
     def state_dict(self) -> dict[str, Any]:
         return self.model.state_dict()

@@ -14,7 +14,7 @@ real card), so leave that much headroom in the budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -64,9 +64,11 @@ def _run_steps(model: nn.Module, opt: torch.optim.Optimizer, batch: Batch,
 
 def probe_peak_gb(model: nn.Module, make_optimizer: Callable[[nn.Module], torch.optim.Optimizer], batch: Batch,
                   loss_fn: Callable[[nn.Module, Batch], torch.Tensor], autocast_ctx: Callable,
-                  device: torch.device) -> tuple[float, str]:
+                  device: torch.device, frozen: Sequence[nn.Module] = ()) -> tuple[float, str]:
     """Peak GiB of ``PROBE_STEPS`` training steps on ``batch`` (already on ``device``), and how it
-    was measured ("cuda_max_allocated" | "tensor_peak"). The model leaves exactly as it came."""
+    was measured ("cuda_max_allocated" | "tensor_peak"). The model leaves exactly as it came.
+    ``frozen``: other modules whose weights are held during training (the EMA teacher); counted,
+    not run (their outputs come with the batch)."""
     model.train()
     with _restored(model, device):
         opt = make_optimizer(model)
@@ -79,7 +81,7 @@ def probe_peak_gb(model: nn.Module, make_optimizer: Callable[[nn.Module], torch.
         from torch.distributed._tools.mem_tracker import MemTracker  # torch's own tensor-level accounting
 
         tracker = MemTracker()
-        tracker.track_external(model, opt, *batch_tensors(batch))
+        tracker.track_external(model, opt, *frozen, *batch_tensors(batch))
         with tracker:  # the tracker wants its per-module stats cleared after each iteration
             _run_steps(model, opt, batch, loss_fn, autocast_ctx, after_step=tracker.reset_mod_stats)
         peak = tracker.get_tracker_snapshot("peak")

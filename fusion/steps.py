@@ -14,7 +14,6 @@ import torch
 from fusion.batches import Batch, make_batch
 from fusion.config import TrainConfig
 from fusion.data import InputSpec, WindowSet
-from fusion.ema import EmaTeacher
 from fusion.losses import masked_distillation, recon_loss, siglip_loss, task_loss
 from fusion.model import FusionConfig, FusionModel, ModalityConfig
 from fusion.normalise import Normaliser
@@ -101,8 +100,7 @@ def autocast(device: torch.device, amp: str):
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
-def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig,
-                   ema: EmaTeacher | None = None) -> dict[str, torch.Tensor]:
+def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     """All loss terms for one batch (already on the model's device) and their weighted ``total``."""
     out = model(batch.eeg, batch.inputs, batch.masks, batch.covariates)
     losses = {"task": task_loss(out["logits"], batch.labels, batch.label_mask, cfg.task)}
@@ -116,10 +114,9 @@ def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig,
     if cfg.recon_weight > 0 and out["summaries"]:
         losses["recon"] = sum(recon_loss(model.recon[n](out["fused"]), s, out["avail"][n])
                               for n, s in out["summaries"].items())
-    if ema is not None and cfg.ema_weight > 0 and batch.clean_eeg is not None:
-        target = ema.target(batch.clean_eeg, batch.inputs, batch.clean_masks, batch.covariates)
-        every = torch.ones(len(batch), dtype=torch.bool, device=target.device)
-        losses["ema"] = masked_distillation(out["fused"], target, every, cfg.distill_kind)
+    if cfg.ema_weight > 0 and batch.ema_target is not None:
+        every = torch.ones(len(batch), dtype=torch.bool, device=batch.ema_target.device)
+        losses["ema"] = masked_distillation(out["fused"], batch.ema_target, every, cfg.distill_kind)
     weights = {"task": 1.0, "distill": cfg.distill_weight, "siglip": cfg.siglip_weight, "recon": cfg.recon_weight,
                "ema": cfg.ema_weight}
     losses["total"] = sum(weights[k] * v for k, v in losses.items())

@@ -226,7 +226,7 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
     ema = EmaTeacher(model, cfg.ema_decay) if cfg.ema_weight > 0 else None
     if ctx.rank:  # same initial weights on every rank, but each rank its own dropout masks
         torch.manual_seed(seed + 100_003 * ctx.rank)
-    step = ddp.StepForward(model, lambda m, b: compute_losses(m, b, cfg, ema), ctx, device)
+    step = ddp.StepForward(model, lambda m, b: compute_losses(m, b, cfg), ctx, device)
     order = BatchOrder(len(sets["train"]), cfg.batch_size, seed)
     n_batches = order.batches_per_epoch()
     opt, sched, scaler = _optimisation(cfg, model, n_batches, device, amp)
@@ -265,6 +265,9 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
         for pos, idx in order.batches(st["epoch"], st["pos"]):
             part, weight = ddp.shard(len(idx), ctx)
             batch = training_batch(cfg, tr, idx, norm, y, ym, gen, prep.teacher, part).to(device)
+            if ema is not None:
+                with autocast(device, amp):
+                    ema.attach_target(batch)
             accumulating = bool((pos + 1) % cfg.grad_accum and pos + 1 < n_batches)
             with step.accumulating(accumulating):
                 with autocast(device, amp):
@@ -313,9 +316,12 @@ def _check_budget(cfg: TrainConfig, model: FusionModel, ema: EmaTeacher | None, 
     part, _ = ddp.shard(len(idx), ctx)
     gen = torch.Generator().manual_seed(cfg.seed)  # the training generator is left untouched
     batch = training_batch(cfg, tr, idx, norm, *labels, gen, prep.teacher, part).to(device)
+    if ema is not None:
+        with autocast(device, amp):
+            ema.attach_target(batch)
     peak, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg), batch,
-                               lambda m, b: compute_losses(m, b, cfg, ema)["total"], lambda: autocast(device, amp),
-                               device)
+                               lambda m, b: compute_losses(m, b, cfg)["total"], lambda: autocast(device, amp),
+                               device, frozen=[ema.model] if ema else [])
     peak = ddp.max_over_ranks(peak, ctx, device)
     _log.info("first-steps peak %.3f GiB (%s, batch %d, amp %s; budget %.2f GiB)", peak, kind, len(idx), amp,
               cfg.vram_budget_gb)

@@ -196,7 +196,9 @@ def test_ema_teacher_sees_the_clean_window(dataset: Path, tmp_path: Path) -> Non
 
 def test_ema_self_distillation_trains_and_resumes_exactly(dataset: Path, tmp_path: Path, monkeypatch) -> None:
     full = tmp_path / "full"
-    train(config(dataset, full, ema_weight=0.5, ema_decay=0.9))
+    out = train(config(dataset, full, ema_weight=0.5, ema_decay=0.9, vram_budget_gb=50.0))
+    plain = train(config(dataset, tmp_path / "plain", vram_budget_gb=50.0, max_steps=1))
+    assert out["folds"][0]["probe_peak_gb"] > plain["folds"][0]["probe_peak_gb"]  # the teacher's memory counts
     rows = [json.loads(x) for x in (full / "fold0" / "metrics.jsonl").read_text().splitlines()]
     ema_losses = [r["ema"] for r in rows if r["kind"] == "train"]
     assert len(ema_losses) >= 4 and all(0 <= v <= 2 for v in ema_losses)
