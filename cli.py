@@ -569,6 +569,9 @@ def console_out_summary(summary: dict) -> None:
     table = summary.get("table") or format_table(summary.get("summary", {}))
     out.print(f"run: {summary.get('run_dir', '')}  device: {summary.get('device', '')}  "
               f"peak memory: {summary.get('peak_memory_gb', float('nan')):.2f} GB ({summary.get('peak_memory_kind', '')})")
+    if "probe_peak_gb" in summary:
+        out.print(f"first training steps (--vram-budget probe): {summary['probe_peak_gb']:.3f} GB "
+                  f"({summary['probe_peak_kind']})")
     out.print("test metrics, mean ± std over folds:")
     out.print(table, highlight=False, soft_wrap=True)
 

@@ -137,6 +137,9 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
                "pooled": _pooled_metrics(cfg, [run / f"fold{f.index}" for f in folds]),
                "peak_memory_gb": max(r["peak_memory_gb"] for r in results),
                "peak_memory_kind": results[0]["peak_memory_kind"]}
+    if cfg.vram_budget_gb is not None:  # what --vram-budget measured, the largest over folds
+        summary.update(probe_peak_gb=max(r["probe_peak_gb"] for r in results),
+                       probe_peak_kind=results[0]["probe_peak_kind"])
     summary["table"] = format_table(summary["summary"])
     (run / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
     _log.info("test metrics over %d fold(s), mean ± std:\n%s", len(results), summary["table"])

@@ -71,6 +71,20 @@ def test_train_two_steps_then_eval(demo: Path, tmp_path: Path) -> None:
     assert code == 0 and "valence" in result["summary"]
 
 
+def test_train_vram_budget_flag_probes_and_refuses(demo: Path, tmp_path: Path, capsys) -> None:
+    common = ("train", "fusion", "--manifest", str(demo), "--modalities", "eeg,video,audio,ecg", "--split",
+              "subject-kfold", "--folds", "3", "--max-folds", "1", "--max-steps", "1", "--batch-size", "8",
+              "--ema-weight", "0.5", "--amp", "bf16")
+    code, out = run_cli(*common, "--vram-budget", "8", "--out", str(tmp_path / "ok"))
+    assert code == 0, out
+    assert "first training steps (--vram-budget probe)" in out and "tensor_peak" in out
+    capsys.readouterr()
+    code, _ = run_cli(*common, "--vram-budget", "0.001", "--out", str(tmp_path / "over"))
+    err = capsys.readouterr().err
+    assert code != 0 and "over --vram-budget 0.001 GiB; nothing was trained" in " ".join(err.split())
+    assert not list((tmp_path / "over").glob("fold*/*.pt"))
+
+
 def test_train_refuses_missing_modality_cache_with_command(demo: Path, tmp_path: Path, capsys) -> None:
     code, _ = run_cli("train", "fusion", "--manifest", str(demo), "--cache", str(tmp_path / "empty.zarr"),
                       "--out", str(tmp_path / "r"), "--max-steps", "1")
