@@ -29,8 +29,8 @@ def batch_tensors(batch: Batch) -> list[torch.Tensor]:
     """Every tensor a batch holds (what the step reads besides the model)."""
     out = [batch.eeg, batch.covariates, batch.labels, batch.label_mask, *batch.masks.values()]
     out += [t for d in batch.inputs.values() for t in d.values()]
-    out += [t for t in (batch.teacher, batch.teacher_mask) if t is not None]
-    return out
+    out += [t for t in (batch.teacher, batch.teacher_mask, batch.clean_eeg, batch.ema_target) if t is not None]
+    return out + list((batch.clean_masks or {}).values())
 
 
 @contextmanager
