@@ -267,10 +267,7 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
         model.train()
         for pos, idx in order.batches(st["epoch"], st["pos"]):
             part, weight = ddp.shard(len(idx), ctx)
-            batch = training_batch(cfg, tr, idx, norm, y, ym, gen, prep.teacher, part).to(device)
-            if ema is not None:
-                with autocast(device, amp):
-                    ema.attach_target(batch)
+            batch = _device_batch(cfg, tr, idx, norm, (y, ym), gen, prep, part, ema, device, amp)
             accumulating = bool((pos + 1) % cfg.grad_accum and pos + 1 < n_batches)
             with step.accumulating(accumulating):
                 with autocast(device, amp):
@@ -309,6 +306,16 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
     return _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model, probe)
 
 
+def _device_batch(cfg: TrainConfig, tr, idx: np.ndarray, norm, labels, gen: torch.Generator, prep: Prepared,
+                  part: slice, ema: EmaTeacher | None, device: torch.device, amp: str):
+    """One training batch on ``device``, with the EMA teacher's target when self-distilling."""
+    batch = training_batch(cfg, tr, idx, norm, *labels, gen, prep.teacher, part).to(device)
+    if ema is not None:
+        with autocast(device, amp):
+            ema.attach_target(batch)
+    return batch
+
+
 def _check_budget(cfg: TrainConfig, model: FusionModel, ema: EmaTeacher | None, tr, order: BatchOrder, norm, labels,
                   prep: Prepared, device: torch.device, amp: str, ctx: DistributedContext) -> dict[str, Any]:
     """With ``--vram-budget``: measure the peak of the first training steps (``fusion/memory.py``)
@@ -318,10 +325,7 @@ def _check_budget(cfg: TrainConfig, model: FusionModel, ema: EmaTeacher | None, 
     _, idx = next(iter(order.batches(0)))  # a full-size batch, also when resuming at an epoch's end
     part, _ = ddp.shard(len(idx), ctx)
     gen = torch.Generator().manual_seed(cfg.seed)  # the training generator is left untouched
-    batch = training_batch(cfg, tr, idx, norm, *labels, gen, prep.teacher, part).to(device)
-    if ema is not None:
-        with autocast(device, amp):
-            ema.attach_target(batch)
+    batch = _device_batch(cfg, tr, idx, norm, labels, gen, prep, part, ema, device, amp)
     peak, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg), batch,
                                lambda m, b: compute_losses(m, b, cfg)["total"], lambda: autocast(device, amp),
                                device, frozen=[ema.model] if ema else [])
