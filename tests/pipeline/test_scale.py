@@ -27,10 +27,18 @@ def _dataset(root: Path, n: int, seconds: float = 6.0) -> Path:
     return write_manifest(root / "data_manifest.yaml", recs)
 
 
-def _arrays(cache_dir: Path) -> dict:
+def _arrays(cache_dir: Path | str) -> dict:
     cache = FeatureCache(cache_dir)
     (group,) = cache.groups()
     return {k: cache.read_entry(group.path, *k).arrays["data"] for k in sorted(cache.complete_entries(group.path))}
+
+
+def _assert_same_cache(location: Path | str, expected: dict) -> None:
+    """Every entry of the clean run is complete here with identical arrays, and nothing else is."""
+    got = _arrays(location)
+    assert got.keys() == expected.keys()
+    for k in expected:
+        np.testing.assert_array_equal(got[k], expected[k])
 
 
 def _extract_cmd(manifest: Path, cache: Path, *extra: str) -> list[str]:
@@ -57,18 +65,14 @@ def test_distributed_cluster_matches_local_run(clean_run, tmp_path: Path) -> Non
         summary = extract(load_manifest(manifest), "eeg", None,
                           RunOptions(cache=str(tmp_path / "dist.zarr"), scheduler=cluster.scheduler_address))
     assert (summary.done, summary.failed) == (12, 0)
-    got = _arrays(tmp_path / "dist.zarr")
-    assert got.keys() == expected.keys()
-    for k in expected:
-        np.testing.assert_array_equal(got[k], expected[k])
+    _assert_same_cache(tmp_path / "dist.zarr", expected)
 
 
 def test_sigkill_then_resume_recomputes_nothing_complete(clean_run, tmp_path: Path) -> None:
     manifest, expected = clean_run
     cache_dir = tmp_path / "killed.zarr"
     rng = random.Random(0)
-    total_done = 0
-    for attempt in range(3):
+    for _ in range(3):
         proc = subprocess.Popen(_extract_cmd(manifest, cache_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 cwd=REPO)
         time.sleep(rng.uniform(2.5, 6.0))
@@ -88,10 +92,7 @@ def test_sigkill_then_resume_recomputes_nothing_complete(clean_run, tmp_path: Pa
 
     summary = json.loads(resumed.stdout)
     assert summary["skipped"] == before and summary["done"] == 12 - before
-    got = _arrays(cache_dir)
-    assert got.keys() == expected.keys()
-    for k in expected:
-        np.testing.assert_array_equal(got[k], expected[k])
+    _assert_same_cache(cache_dir, expected)
 
 
 def test_two_concurrent_writers_share_the_work(clean_run, tmp_path: Path) -> None:
@@ -106,9 +107,7 @@ def test_two_concurrent_writers_share_the_work(clean_run, tmp_path: Path) -> Non
     summaries = [json.loads(o[0]) for o in outs]
     computed = sum(s["done"] for s in summaries)
     assert computed == 12, summaries  # each entry computed exactly once across the two processes
-    got = _arrays(cache_dir)
-    for k in expected:
-        np.testing.assert_array_equal(got[k], expected[k])
+    _assert_same_cache(cache_dir, expected)
     assert FeatureCache(cache_dir).verify(FeatureCache(cache_dir).groups()[0].path) == []
 
 
@@ -119,8 +118,7 @@ def test_fsspec_url_store_matches_local_run(clean_run, tmp_path: Path) -> None:
     assert (summary.done, summary.failed) == (12, 0)
     again = extract(load_manifest(manifest), "eeg", None, RunOptions(cache=url, scheduler="sync"))
     assert (again.done, again.skipped) == (0, 12)
+    _assert_same_cache(url, expected)
     cache = FeatureCache(url)
     (group,) = cache.groups()
-    for key, arr in expected.items():
-        np.testing.assert_array_equal(cache.read_entry(group.path, *key).arrays["data"], arr)
     assert cache.verify(group.path) == [] and cache.size_bytes(group.path) > 0
