@@ -91,7 +91,8 @@ class VideoConfig:
     seed:         seed of the random-init weights and of the projection matrix.
     device:       "auto" (cuda if available), "cpu", "cuda", "cuda:N". Not fingerprinted.
     precision:    "auto" (fp16 autocast on CUDA, fp32 on CPU; resolved at construction, and the
-                  resolved value is fingerprinted), "fp32", "fp16", "bf16" (CUDA only).
+                  resolved value is fingerprinted), "fp32", "fp16" (CUDA only), "bf16" (CUDA, or a
+                  CPU with AMX / AVX512-BF16, where it is ~2.6x faster than fp32 for ViViT-B).
     batch_size:   segments per forward pass.
     prefetch:     decoded batches kept ready ahead of the model (bounds memory).
     """

@@ -115,9 +115,19 @@ def resolve_device(cfg: VideoConfig) -> tuple[torch.device, torch.dtype | None]:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device '{cfg.device}' requested but CUDA is not available. Use --device cpu.")
     precision = cfg.precision  # "auto" was resolved when the config was built
-    if precision != "fp32" and device.type != "cuda":
-        raise ConfigError(f"precision '{precision}' needs CUDA; on CPU use --precision fp32 (or auto).")
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("precision 'fp16' needs CUDA; on CPU use --precision bf16 (fast where the CPU has "
+                          "AMX or AVX512-BF16) or fp32 (the default).")
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_fast_bf16():
+        _log.warning("precision bf16 on a CPU without AMX or AVX512-BF16 is emulated and slower than fp32; "
+                     "use --precision fp32 (the default on CPU).")
     return device, {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AMX tiles or AVX512-BF16), as torch's cpuinfo sees it."""
+    probes = (getattr(torch.cpu, "_is_amx_tile_supported", None), getattr(torch.cpu, "_is_avx512_bf16_supported", None))
+    return any(probe is not None and probe() for probe in probes)
 
 
 @dataclass

@@ -256,6 +256,22 @@ def test_random_init_deterministic_and_shaped(tmp_path, name, n_tokens):
     assert np.isfinite(a).all()
 
 
+@pytest.mark.parametrize("name", ["vivit", "timesformer", "clip"])
+def test_bf16_on_cpu_runs_autocast_and_stays_close_to_fp32(tmp_path, name):
+    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=50))
+    fp32, bf16 = (video_extractor(name)(VideoConfig(**TINY, precision=p)).extract(rec, stream).arrays["tokens"]
+                  for p in ("fp32", "bf16"))
+    assert bf16.shape == fp32.shape and np.isfinite(bf16).all()
+    assert bf16.tobytes() != fp32.tobytes()                                # autocast really ran in bf16
+    scale = np.abs(fp32.astype(np.float32)).max()
+    np.testing.assert_allclose(bf16.astype(np.float32), fp32.astype(np.float32), atol=0.02 * scale)
+
+
+def test_fp16_on_cpu_is_refused_up_front_naming_the_alternatives():
+    with pytest.raises(ConfigError, match="fp16' needs CUDA.*--precision bf16.*fp32"):
+        video_extractor("vivit")(VideoConfig(**TINY, precision="fp16")).check_ready()
+
+
 def test_identity_and_fingerprint_change_with_config(tmp_path):
     vivit = get_extractor("vivit")
     ident = vivit(VideoConfig(random_init=True)).weights_identity()
