@@ -7,6 +7,9 @@
     arrays, preprocesses the sampled frames one by one with the model's image processor
     (transformers ``VivitImageProcessor``) and runs one clip at a time (target >= 3x).
 (c) bytes per clip stored: the encoder's full output in fp16 vs the compacted tokens.
+The naive run also reports its seconds per clip outside the model (decode + image processor):
+while the model is the slower part, naive / model time is the most (b) can reach on this machine.
+Both paths run the model at the same ``--precision``.
 
 Random weights at the real ViViT-B size (speed does not depend on the weights' values).
 Usage:  EEGAVI_DATA=/work/shared/data .venv/bin/python bench/video_extract.py [--size base] [--clips 2]
@@ -49,24 +52,32 @@ def _encoder_only(encoder, batches: list[np.ndarray], keep: np.ndarray) -> float
     return time.perf_counter() - start
 
 
-def _naive(path: Path, frame_idx: np.ndarray, encoder, keep: np.ndarray) -> float:
-    """Decode everything to a list, per-frame image processor, one clip at a time."""
+def _naive(path: Path, frame_idx: np.ndarray, encoder, keep: np.ndarray) -> tuple[float, float]:
+    """Decode everything to a list, per-frame image processor, one clip at a time.
+
+    Returns (total seconds, seconds spent outside the model): the second is what the pipeline can
+    save at most, so (total) / (total - outside) bounds (b) whenever the model is the slower part.
+    """
     from transformers import VivitImageProcessor
 
     processor = VivitImageProcessor(**ENCODERS["vivit"].processor_defaults)
     size = encoder.preprocess.crop[0]
     processor.size, processor.crop_size = {"shortest_edge": size * 256 // 224}, {"height": size, "width": size}
     start = time.perf_counter()
+    model_s = 0.0
     with av.open(str(path)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     for clip_idx in frame_idx:
         per_frame = [processor([frames[i]], return_tensors="np")["pixel_values"][0, 0] for i in clip_idx]
         pixels = np.stack(per_frame)[None].astype(np.float32)                 # (1, T, 3, H, W)
+        t0 = time.perf_counter()
         compact_tokens(encoder.forward(pixels), encoder.layout, keep, None)
-    return time.perf_counter() - start
+        model_s += time.perf_counter() - t0
+    total = time.perf_counter() - start
+    return total, total - model_s
 
 
-def _best(repeats: int, fn) -> float:
+def _best(repeats: int, fn):
     """Fastest of ``repeats`` timings: the machine is shared, the minimum is the least disturbed."""
     return min(fn() for _ in range(repeats))
 
@@ -77,10 +88,12 @@ def _timed_extract(encoder, cfg, stream) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def run(size: str, clips: int, batch_size: int, repeats: int, device: str = "auto") -> dict[str, float]:
+def run(size: str, clips: int, batch_size: int, repeats: int, device: str = "auto",
+        precision: str = "auto") -> dict[str, float]:
     """One benchmark configuration; returns the measured numbers."""
     path = _video_path()
-    cfg = VideoConfig(random_init=True, size=size, device=device, batch_size=batch_size, segment_s=2.0)
+    cfg = VideoConfig(random_init=True, size=size, device=device, precision=precision, batch_size=batch_size,
+                      segment_s=2.0)
     t0 = time.perf_counter()
     encoder = load_encoder("vivit", cfg)
     load_s = time.perf_counter() - t0
@@ -95,10 +108,11 @@ def run(size: str, clips: int, batch_size: int, repeats: int, device: str = "aut
     runs = [_timed_extract(encoder, cfg, stream) for _ in range(repeats)]
     pipe_s, out = min(runs, key=lambda r: r[0])
     pipe_clips = len(out.times_s)
-    naive_s = _best(repeats, lambda: _naive(path, frame_idx, encoder, keep))
+    naive_s, naive_outside_s = _best(repeats, lambda: _naive(path, frame_idx, encoder, keep))
     layout = encoder.layout
-    return {"size": size, "batch": batch_size, "clips": n, "pipe_clips": pipe_clips, "load_s": load_s,
-            "encoder_cps": n / enc_s, "pipeline_cps": pipe_clips / pipe_s, "naive_cps": n / naive_s,
+    return {"size": size, "precision": cfg.precision, "batch": batch_size, "clips": n, "pipe_clips": pipe_clips,
+            "load_s": load_s, "encoder_cps": n / enc_s, "pipeline_cps": pipe_clips / pipe_s, "naive_cps": n / naive_s,
+            "naive_outside_s": naive_outside_s / n, "b_ceiling": naive_s / max(naive_s - naive_outside_s, 1e-9),
             "bytes_before": layout.tokens_before * layout.dim * 2, "bytes_after": out.arrays["tokens"][0].nbytes,
             "tokens_before": layout.tokens_before, "tokens_after": layout.tokens_after(None), "dim": layout.dim,
             "recording": recording.id}
@@ -106,12 +120,15 @@ def run(size: str, clips: int, batch_size: int, repeats: int, device: str = "aut
 
 def to_markdown(rows: list[dict[str, float]]) -> str:
     """Result table; ratios are pipeline/encoder-only and pipeline/naive."""
-    lines = ["| encoder size | batch | clips (pipeline) | encoder-only clips/s | pipeline clips/s | (a) ratio | naive clips/s "
-             "| (b) speed-up | (c) bytes/clip before -> after |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| encoder size | precision | batch | clips (pipeline) | encoder-only clips/s | pipeline clips/s | (a) ratio "
+             "| naive clips/s | naive s/clip outside the model | (b) speed-up | (b) ceiling while model-bound "
+             "| (c) bytes/clip before -> after |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| ViViT-B 16x2 {r['size']} (D={r['dim']}) | {r['batch']} | {r['clips']} ({r['pipe_clips']}) | "
+        lines.append(f"| ViViT-B 16x2 {r['size']} (D={r['dim']}) | {r['precision']} | {r['batch']} | "
+                     f"{r['clips']} ({r['pipe_clips']}) | "
                      f"{r['encoder_cps']:.3f} | {r['pipeline_cps']:.3f} | {r['pipeline_cps'] / r['encoder_cps']:.2f} | "
-                     f"{r['naive_cps']:.3f} | {r['pipeline_cps'] / r['naive_cps']:.2f}x | "
+                     f"{r['naive_cps']:.3f} | {r['naive_outside_s']:.2f} | {r['pipeline_cps'] / r['naive_cps']:.2f}x | "
+                     f"{r['b_ceiling']:.2f}x | "
                      f"{r['bytes_before']:,} ({r['tokens_before']} tok) -> {r['bytes_after']:,} "
                      f"({r['tokens_after']} tok) |")
     return "\n".join(lines)
@@ -123,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=2, help="clips (2 s segments) of face_1080p.mp4 to encode")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, fp16) | cpu | cuda[:N]")
+    parser.add_argument("--precision", default="auto",
+                        help="auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16 (CUDA, or a CPU with AMX)")
     parser.add_argument("--repeats", type=int, default=1, help="time each measurement this often, keep the best")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
-    rows = [run(size, args.clips, args.batch_size, args.repeats, args.device) for size in args.size]
+    rows = [run(size, args.clips, args.batch_size, args.repeats, args.device, args.precision) for size in args.size]
     table = to_markdown(rows)
     print(f"device: {args.device} (cuda available: {torch.cuda.is_available()}), torch threads: "
           f"{torch.get_num_threads()}\n{table}")
