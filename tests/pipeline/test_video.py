@@ -373,6 +373,29 @@ def test_import_does_not_pull_transformers():
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
 
 
+def test_peak_memory_does_not_grow_with_video_length(tmp_path):
+    """Traced (numpy) peak for a 120 s video stays near a 20 s one's, far below holding every clip."""
+    import tracemalloc
+
+    looks = [np.random.default_rng(i).integers(0, 256, (64, 64, 3), dtype=np.uint8) for i in range(16)]
+    short, long_ = (make_stream(write_video(tmp_path / f"{n}.mp4", n=n, w=64, h=64,
+                                            images=[looks[i % 16] for i in range(n)]))
+                    for n in (500, 3000))
+    extractor = video_extractor("vivit")(VideoConfig(**TINY))
+    extractor.extract(*short)                                              # model loaded outside the trace
+    peaks = []
+    for rec, stream in (short, long_):
+        tracemalloc.start()
+        out = extractor.extract(rec, stream)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert len(out.times_s) == 60
+    spec = encoders.load_encoder("vivit", VideoConfig(**TINY)).preprocess
+    all_clips = 60 * 8 * 3 * spec.crop[0] * spec.crop[1] * 4                # every normalised clip at once
+    assert peaks[1] < peaks[0] + 0.1 * all_clips
+    assert peaks[1] < 0.25 * all_clips
+
+
 def test_crop_s_maps_the_trial_span_to_the_recording_clock(tmp_path):
     """MAHNOB-style: the camera starts before the trial; crop_s=[1, 3] makes file second 1 the stream's 0."""
     path = write_video(tmp_path / "cam.mp4", n=40, fps=10)               # 4 s at 10 fps
