@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 EEGAVI_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean gpu-kit
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,20 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	EEGAVI_DATA=$${EEGAVI_DATA:-$(EEGAVI_DATA)} $(BIN)/python bench/cache_rerun.py
+
+# Wheels the GPU machine's image lacks (its python3 is 3.12 and has torch and transformers), and
+# the benchmark video, for `bash bench/gpu_checks.sh` there (see that script).
+GPU_WHEELS := av==18.1.0 pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 \
+	typing-inspection==0.4.5 zarr==3.1.6 numcodecs==0.16.6 donfig==0.8.1.post1 google-crc32c==1.9.0 \
+	praat-parselmouth==0.4.7 typing-extensions==4.16.0
+GPU_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
+
+gpu-kit:
+	rm -rf .gpu && mkdir -p .gpu/data/video
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(foreach p,$(GPU_PLATFORMS),--platform $(p)) -d .gpu/whl $(GPU_WHEELS)
+	cp "$${EEGAVI_DATA:-$(EEGAVI_DATA)}/video/face_1080p.mp4" .gpu/data/video/
+	@du -sh .gpu
 
 clean:
 	rm -rf $(VENV) data/demo runs *.egg-info

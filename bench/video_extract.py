@@ -12,7 +12,8 @@ while the model is the slower part, naive / model time is the most (b) can reach
 Both paths run the model at the same ``--precision``.
 
 Random weights at the real ViViT-B size (speed does not depend on the weights' values).
-Usage:  EEGAVI_DATA=/work/shared/data .venv/bin/python bench/video_extract.py [--size base] [--clips 2]
+Usage:  EEGAVI_DATA=/work/shared/data .venv/bin/python bench/video_extract.py [--size base] [--precision bf16]
+        on a GPU: ... --size base --batch-size 8 --repeats 3 --loop 10   (bench/gpu_checks.sh runs this)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +44,23 @@ def _video_path() -> Path:
     if not root or not path.exists():
         sys.exit("EEGAVI_DATA not set or video/face_1080p.mp4 missing: set EEGAVI_DATA=/work/shared/data")
     return path
+
+
+def _looped(path: Path, times: int, out: Path) -> Path:
+    """The real file played ``times`` times in a row, remuxed without re-encoding: more clips of
+    the same 1080p video for machines fast enough that two clips time nothing (GPUs)."""
+    with av.open(str(path)) as src, av.open(str(out), "w") as dst:
+        s_in = src.streams.video[0]
+        s_out = dst.add_stream_from_template(s_in)
+        packets = [(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe) for p in src.demux(s_in) if p.size]
+        span = max(p[1] + (p[3] or 0) for p in packets) - min(p[1] for p in packets)
+        for k in range(times):
+            for data, pts, dts, duration, key in packets:
+                packet = av.Packet(data)
+                packet.pts, packet.dts, packet.duration, packet.is_keyframe = pts + k * span, dts + k * span, duration, key
+                packet.time_base, packet.stream = s_in.time_base, s_out
+                dst.mux(packet)
+    return out
 
 
 def _encoder_only(encoder, batches: list[np.ndarray], keep: np.ndarray) -> float:
@@ -88,10 +107,16 @@ def _timed_extract(encoder, cfg, stream) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def run(size: str, clips: int, batch_size: int, repeats: int, device: str = "auto",
-        precision: str = "auto") -> dict[str, float]:
+def run(size: str, clips: int | None, batch_size: int, repeats: int, device: str = "auto",
+        precision: str = "auto", loop: int = 1) -> dict[str, float]:
     """One benchmark configuration; returns the measured numbers."""
-    path = _video_path()
+    with tempfile.TemporaryDirectory(prefix="eegavi-bench-") as tmp:
+        path = _video_path() if loop == 1 else _looped(_video_path(), loop, Path(tmp) / "looped.mp4")
+        return _run(path, size, clips, batch_size, repeats, device, precision)
+
+
+def _run(path: Path, size: str, clips: int | None, batch_size: int, repeats: int, device: str,
+         precision: str) -> dict[str, float]:
     cfg = VideoConfig(random_init=True, size=size, device=device, precision=precision, batch_size=batch_size,
                       segment_s=2.0)
     t0 = time.perf_counter()
@@ -100,7 +125,7 @@ def run(size: str, clips: int, batch_size: int, repeats: int, device: str = "aut
     stream = Stream(name="face", kind="video", path=path, format="mp4")
     recording = Recording(id="bench", dataset="bench", subject="s", streams={"face": stream})
     index, intervals, frame_idx = plan_stream(stream, cfg, encoder.layout.frames)
-    n = min(clips, len(intervals))
+    n = len(intervals) if clips is None else min(clips, len(intervals))
     frame_idx = frame_idx[:n]  # encoder-only and naive: the first n clips; the pipeline does the whole file
     keep = keep_indices(encoder.layout.units, None)
     batches = list(pixel_batches(index, frame_idx, encoder.preprocess, batch_size))
@@ -137,7 +162,10 @@ def to_markdown(rows: list[dict[str, float]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", nargs="+", default=["base", "tiny"], choices=["base", "tiny"])
-    parser.add_argument("--clips", type=int, default=2, help="clips (2 s segments) of face_1080p.mp4 to encode")
+    parser.add_argument("--clips", type=int, default=None,
+                        help="clips (2 s segments) for the encoder-only and naive runs (default: all of the file)")
+    parser.add_argument("--loop", type=int, default=1,
+                        help="play face_1080p.mp4 (4.2 s, 2 clips) this many times in a row (remuxed)")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, fp16) | cpu | cuda[:N]")
     parser.add_argument("--precision", default="auto",
@@ -145,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="time each measurement this often, keep the best")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
-    rows = [run(size, args.clips, args.batch_size, args.repeats, args.device, args.precision) for size in args.size]
+    rows = [run(size, args.clips, args.batch_size, args.repeats, args.device, args.precision, args.loop)
+            for size in args.size]
     table = to_markdown(rows)
     print(f"device: {args.device} (cuda available: {torch.cuda.is_available()}), torch threads: "
           f"{torch.get_num_threads()}\n{table}")
