@@ -6,7 +6,6 @@ this module and the GPU benchmarks in one go.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -61,22 +60,17 @@ def dataset(tmp_path_factory) -> Path:
     syn.unregister_test_extractors()
 
 
-def _losses(run: Path) -> list[float]:
-    rows = [json.loads(x) for x in (run / "fold0" / "metrics.jsonl").read_text().splitlines()]
-    return [r["total"] for r in rows if r["kind"] == "train"]
-
-
 @pytest.mark.parametrize("amp", ["bf16", "fp16", "off"])
 def test_fusion_trains_on_cuda_and_probes_the_allocator(dataset: Path, tmp_path: Path, amp: str) -> None:
     from fusion.train import train
-    from tests.fusion.test_train import config
+    from tests.fusion.test_train import config, losses
 
     out = train(config(dataset, tmp_path / "gpu", device="cuda", amp=amp, max_steps=4, vram_budget_gb=8.0,
                        ema_weight=0.1))
     fold = out["folds"][0]
     assert fold["probe_peak_kind"] == "cuda_max_allocated" and 0 < fold["probe_peak_gb"] < 8.0
-    losses = _losses(tmp_path / "gpu")
-    assert len(losses) == 4 and np.isfinite(losses).all()
+    on_gpu = [total for _, total in losses(tmp_path / "gpu")]
+    assert len(on_gpu) == 4 and np.isfinite(on_gpu).all()
     if amp == "off":  # same data order and initial weights: the first loss matches the CPU run's
         train(config(dataset, tmp_path / "cpu", device="cpu", amp="off", max_steps=4, ema_weight=0.1))
-        np.testing.assert_allclose(losses[0], _losses(tmp_path / "cpu")[0], rtol=1e-3)
+        np.testing.assert_allclose(on_gpu[0], losses(tmp_path / "cpu")[0][1], rtol=1e-3)
