@@ -118,9 +118,6 @@ def resolve_device(cfg: VideoConfig) -> tuple[torch.device, torch.dtype | None]:
     if precision == "fp16" and device.type != "cuda":
         raise ConfigError("precision 'fp16' needs CUDA; on CPU use --precision bf16 (fast where the CPU has "
                           "AMX or AVX512-BF16) or fp32 (the default).")
-    if precision == "bf16" and device.type == "cpu" and not cpu_has_fast_bf16():
-        _log.warning("precision bf16 on a CPU without AMX or AVX512-BF16 is emulated and slower than fp32; "
-                     "use --precision fp32 (the default on CPU).")
     return device, {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
@@ -177,6 +174,9 @@ def _load_from_folder(spec: EncoderSpec, folder: Path, cfg: VideoConfig) -> Load
     image = image_size_of(model.config)
     preprocess = PreprocessSpec.from_dict(load_processor_config(folder, spec.processor_defaults), image)
     device, autocast = resolve_device(cfg)
+    if autocast is torch.bfloat16 and device.type == "cpu" and not cpu_has_fast_bf16():  # once, where it runs
+        _log.warning("precision bf16 on a CPU without AMX or AVX512-BF16 is emulated and slower than fp32; "
+                     "use --precision fp32 (the default on CPU).")
     model.eval().requires_grad_(False).to(device)
     return LoadedEncoder(spec.name, model, layout, preprocess, device, autocast)
 

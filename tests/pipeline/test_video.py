@@ -267,6 +267,19 @@ def test_bf16_on_cpu_runs_autocast_and_stays_close_to_fp32(tmp_path, name):
     np.testing.assert_allclose(bf16.astype(np.float32), fp32.astype(np.float32), atol=0.02 * scale)
 
 
+def test_bf16_on_a_cpu_without_bf16_units_warns_once(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(encoders, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(encoders, "_LOADED", {})
+    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=50))
+    extractor = video_extractor("vivit")(VideoConfig(**TINY, precision="bf16"))
+    with caplog.at_level("WARNING", logger="pipeline.video.encoders"):
+        extractor.check_ready()
+        extractor.extract(rec, stream)
+    assert [r.message for r in caplog.records].count(
+        "precision bf16 on a CPU without AMX or AVX512-BF16 is emulated and slower than fp32; "
+        "use --precision fp32 (the default on CPU).") == 1
+
+
 def test_fp16_on_cpu_is_refused_up_front_naming_the_alternatives():
     with pytest.raises(ConfigError, match="fp16' needs CUDA.*--precision bf16.*fp32"):
         video_extractor("vivit")(VideoConfig(**TINY, precision="fp16")).check_ready()
