@@ -122,7 +122,7 @@ def synth_demo(out_dir: Path = typer.Option(Path("data/demo"), "--out", help="Ou
                seed: int = typer.Option(0, help="Random seed (same seed, same files).")) -> None:
     """Write the deterministic demo dataset (EDF, MP4, WAV) and its data_manifest.yaml."""
     def body() -> None:
-        from pipeline.synth import generate_demo
+        from pipeline.synth.demo import generate_demo
 
         t0 = time.perf_counter()
         with console.status(f"writing demo dataset to {out_dir} ..."):
@@ -516,7 +516,7 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  as_json: bool = JsonOpt) -> None:
     """Train the EEG branch + gated cross-attention fusion on cached features (no encoder is loaded)."""
     def body() -> None:
-        from fusion.config import TrainConfig
+        from fusion.train_config import TrainConfig
         from pipeline.config_layers import layer_config, parse_set_options
 
         flags = {"manifest_path": str(manifest), "out_dir": str(out), "cache_path": cache, "fusion": fusion,

@@ -3,7 +3,7 @@
 Usage:
     EEGAVI_DATA=/work/shared/data python bench/audio_pitch.py [--pyin-max-files N] [--out FILE.md]
 
-Measures, per database: GPE and VDE (see ``pipeline.audio_eval``; best global offset within
+Measures, per database: GPE and VDE (see ``bench.pitch_scoring``; best global offset within
 +-40 ms per database and method) for this extractor's tracker (``pipeline.audio.track_pitch``)
 and ``librosa.pyin`` at its defaults (fmin 50 Hz, fmax 500 Hz, frame 2048, hop 512), both on the
 16 kHz signal the extractor analyses; the real-time factor of each (audio seconds per CPU
@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.audio import track_pitch  # noqa: E402
-from pipeline.audio_eval import PitchReference, best_offset, load_database  # noqa: E402
+from pipeline.audio.voice import track_pitch  # noqa: E402
+from bench.pitch_scoring import PitchReference, best_offset, load_database  # noqa: E402
 
 SR = 16000
 
@@ -67,7 +67,7 @@ def _extractor_rt(refs: list[PitchReference]) -> float:
     """Whole "audio" extractor on the utterances written as 16-bit WAV at their native rate."""
     import soundfile as sf
 
-    from pipeline.extractors.audio import AudioExtractor
+    from pipeline.extractors.audio_extractor import AudioExtractor
     from pipeline.manifest import Recording, Stream
 
     ex = AudioExtractor()

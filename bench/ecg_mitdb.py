@@ -3,7 +3,7 @@
 For every WFDB record under ``<data>/ecg`` (first lead, one configuration for all records):
 sensitivity (Se), positive predictivity (+P) and F1 against the reference beat annotations (AAMI
 beat symbols only) with 150 ms and 50 ms match windows, median absolute timing error, and seconds
-per record, for ``pipeline.ecg.detect_rpeaks`` and for plain NeuroKit2 ``ecg_peaks``
+per record, for ``pipeline.ecg.rpeaks.detect_rpeaks`` and for plain NeuroKit2 ``ecg_peaks``
 (``pantompkins1985`` and ``neurokit``, each after its own ``ecg_clean``).
 
 Usage: ``EEGAVI_DATA=/work/shared/data python bench/ecg_mitdb.py`` or ``--data PATH``;
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.ecg import detect_rpeaks, extract_beats  # noqa: E402
+from pipeline.ecg.rpeaks import detect_rpeaks, extract_beats  # noqa: E402
 
 AAMI_BEATS = frozenset("NLRBAaJSVrFejnE/fQ?")
 DETECTORS = ("eegavi", "nk-pantompkins1985", "nk-neurokit")

@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fusion.batches import encode_labels, make_batch  # noqa: E402
-from fusion.config import TrainConfig  # noqa: E402
+from fusion.train_config import TrainConfig  # noqa: E402
 from fusion.data import InputSpec, WindowSet, load_features  # noqa: E402
 from fusion.memory import probe_peak_gb  # noqa: E402
 from fusion.model import FusionModel  # noqa: E402

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.manifest import Recording, Stream  # noqa: E402
 from pipeline.video.compact import compact_tokens, keep_indices  # noqa: E402
-from pipeline.video.config import ENCODERS, VideoConfig  # noqa: E402
+from pipeline.video.video_config import ENCODERS, VideoConfig  # noqa: E402
 from pipeline.video.encoders import load_encoder  # noqa: E402
 from pipeline.video.extract import extract_video, pixel_batches, plan_stream  # noqa: E402
 

@@ -168,12 +168,12 @@ def load_features(manifest: Manifest, cache: FeatureCache, inputs: list[InputSpe
 
 def _window_counts(items: StreamItems, starts: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
     """First item index and item count per window: points (R-peaks, frame centres) inside
-    [s, s+w) via ``pipeline.ecg.beats_in_windows``; intervals (segments) overlapping it."""
-    from pipeline.ecg import beats_in_windows
+    [s, s+w) via ``pipeline.timeline.events_in_windows``; intervals (segments) overlapping it."""
+    from pipeline.timeline import events_in_windows
 
     stops = starts + window_s
     if items.is_point:
-        lo, hi = beats_in_windows(items.begin, np.stack([starts, stops], axis=1))
+        lo, hi = events_in_windows(items.begin, np.stack([starts, stops], axis=1))
     else:
         lo = np.searchsorted(items.end, starts, side="right")   # first interval ending after start
         hi = np.searchsorted(items.begin, stops, side="left")   # intervals beginning before stop

@@ -13,7 +13,7 @@ from typing import Any
 
 from fusion.batches import encode_labels
 from fusion.checkpoint import load_checkpoint
-from fusion.config import TrainConfig
+from fusion.train_config import TrainConfig
 from fusion.data import Layout, WindowSet, prepare_data
 from fusion.metrics import compute_metrics, format_table, summarise_folds
 from fusion.model import FusionModel

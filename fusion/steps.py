@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from fusion.batches import Batch, make_batch
-from fusion.config import TrainConfig
+from fusion.train_config import TrainConfig
 from fusion.data import InputSpec, WindowSet
 from fusion.losses import masked_distillation, recon_loss, siglip_loss, task_loss
 from fusion.model import FusionConfig, FusionModel, ModalityConfig

@@ -23,7 +23,7 @@ import yaml
 from fusion import distributed as ddp
 from fusion.batches import BatchOrder, encode_labels
 from fusion.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from fusion.config import TrainConfig
+from fusion.train_config import TrainConfig
 from fusion.data import Prepared, prepare_data
 from fusion.distributed import DistributedContext
 from fusion.ema import EmaTeacher

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_committed_manifest_matches_the_demo_generator(tmp_path: Path) -> None:
-    from pipeline.synth import generate_demo
+    from pipeline.synth.demo import generate_demo
 
     generated = yaml.safe_load(generate_demo(tmp_path / "demo").read_text())
     committed = yaml.safe_load((REPO / "data_manifest.yaml").read_text())

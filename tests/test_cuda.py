@@ -29,8 +29,8 @@ def video(tmp_path_factory) -> tuple:
 @pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])
 @pytest.mark.parametrize("name", ["vivit", "timesformer", "clip"])
 def test_video_encoders_on_cuda_match_cpu_fp32(video, name: str, precision: str) -> None:
-    from pipeline.extractors.video import video_extractor
-    from pipeline.video.config import VideoConfig
+    from pipeline.extractors.video_extractor import video_extractor
+    from pipeline.video.video_config import VideoConfig
 
     def tokens(device: str, precision: str) -> np.ndarray:
         cfg = VideoConfig(random_init=True, frames=8, batch_size=2, device=device, precision=precision)
@@ -42,7 +42,7 @@ def test_video_encoders_on_cuda_match_cpu_fp32(video, name: str, precision: str)
 
 
 def test_auto_precision_is_fp16_on_cuda() -> None:
-    from pipeline.video.config import VideoConfig
+    from pipeline.video.video_config import VideoConfig
     from pipeline.video.encoders import resolve_device
 
     cfg = VideoConfig(random_init=True)

@@ -2,7 +2,7 @@
 
 ``build_manifest("deap", ROOT, OUT)`` walks the download, writes ``OUT`` (validated with
 ``load_manifest``) and returns an :class:`AdapterReport` listing every file it could not use. The
-readers for the datasets' containers live in ``pipeline.adapters.readers``.
+readers for the datasets' containers live in ``pipeline.adapters.container_readers``.
 """
 
 from __future__ import annotations

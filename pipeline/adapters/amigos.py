@@ -20,7 +20,7 @@ from pipeline.adapters import layouts as L
 from pipeline.adapters.containers import as_list, load_cached
 from pipeline.adapters.draft import ManifestDraft
 from pipeline.adapters.probe import duration_mismatch, video_duration_s
-from pipeline.adapters.readers import amigos_channels
+from pipeline.adapters.container_readers import amigos_channels
 from pipeline.errors import ExtractionError
 
 LABEL_SCALES = {name: {"min": 1.0, "max": 9.0, "threshold": 5.0} for name in L.AMIGOS_LABELS}

@@ -20,7 +20,7 @@ from pipeline.adapters import layouts as L
 from pipeline.adapters.containers import load_cached
 from pipeline.adapters.draft import ManifestDraft
 from pipeline.adapters.probe import duration_mismatch, read_status, video_duration_s
-from pipeline.adapters.readers import check_deap_content
+from pipeline.adapters.container_readers import check_deap_content
 from pipeline.errors import ExtractionError, ManifestError
 
 LABEL_SCALES = {name: {"min": 1.0, "max": 9.0, "threshold": 5.0} for name in L.DEAP_LABELS}

@@ -16,7 +16,7 @@ import numpy as np
 from pipeline.adapters import layouts as L
 from pipeline.adapters.containers import as_list, load_cached
 from pipeline.adapters.draft import ManifestDraft
-from pipeline.adapters.readers import dreamer_signal, dreamer_subjects
+from pipeline.adapters.container_readers import dreamer_signal, dreamer_subjects
 from pipeline.errors import ExtractionError, ManifestError
 
 LABEL_SCALES = {name: {"min": 1.0, "max": 5.0, "threshold": 3.0} for name, _ in L.DREAMER_SCORES}

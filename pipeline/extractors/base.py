@@ -61,6 +61,9 @@ class BaseExtractor:
 
 _REGISTRY: dict[str, type] = {}
 
+# Extractors that need a package eegavi does not install, and how to get it: named in the error.
+OPTIONAL_EXTRACTORS = {"egemaps": "pip install opensmile"}
+
 
 def register_extractor(cls: type) -> type:
     """Class decorator: add an extractor to the registry; duplicate names are an error."""
@@ -76,13 +79,10 @@ def register_extractor(cls: type) -> type:
 
 def get_extractor(name: str) -> type:
     """The extractor class registered under ``name``; raises with the known names otherwise."""
-    import pipeline.extractors  # noqa: F401  (registers the built-in extractors)
 
     try:
         return _REGISTRY[name]
     except KeyError:
-        from pipeline.extractors.audio import OPTIONAL_EXTRACTORS
-
         if name in OPTIONAL_EXTRACTORS:
             raise ConfigError(f"extractor '{name}' needs an optional package that is not installed: "
                               f"{OPTIONAL_EXTRACTORS[name]}.") from None
@@ -91,6 +91,5 @@ def get_extractor(name: str) -> type:
 
 def registered_extractors() -> dict[str, type]:
     """All registered extractors by name."""
-    import pipeline.extractors  # noqa: F401
 
     return dict(_REGISTRY)

@@ -5,10 +5,10 @@ frame sampling on the recording clock), ``decode`` (PyAV), ``preprocess`` (the e
 resize/crop/normalise recipe), ``weights`` (offline weights and their identity), ``encoders``
 (build/load/run the models), ``batcher`` (concurrent recordings' batches share forward passes),
 ``compact`` (token layouts and compaction), ``prefetch`` (decode ahead in a thread), ``extract``
-(one recording end to end). The registered extractors live in ``pipeline.extractors.video``.
+(one recording end to end). The registered extractors live in ``pipeline.extractors.video_extractor``.
 Nothing here imports transformers at import time.
 """
 
-from pipeline.video.config import ENCODERS, VideoConfig, encoder_spec
+from pipeline.video.video_config import ENCODERS, VideoConfig, encoder_spec
 
 __all__ = ["ENCODERS", "VideoConfig", "encoder_spec"]

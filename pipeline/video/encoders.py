@@ -25,7 +25,7 @@ import torch
 from pipeline.errors import ConfigError, WeightsError
 from pipeline.video.batcher import ForwardBatcher
 from pipeline.video.compact import TokenLayout, image_size_of, layout_from_config
-from pipeline.video.config import EncoderSpec, VideoConfig, encoder_spec
+from pipeline.video.video_config import EncoderSpec, VideoConfig, encoder_spec
 from pipeline.video.preprocess import PreprocessSpec, load_processor_config
 from pipeline.video.weights import WeightsSource, resolve_weights
 

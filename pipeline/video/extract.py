@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from pipeline.errors import ExtractionError
-from pipeline.extractors.base import FeatureArrays
+from pipeline.features import FeatureArrays
 from pipeline.manifest import Stream
 from pipeline.video.compact import compact_tokens, keep_indices, projection_matrix
-from pipeline.video.config import VideoConfig
+from pipeline.video.video_config import VideoConfig
 from pipeline.video.decode import VideoIndex, convert_frame, iter_clips, probe_video
 from pipeline.video.encoders import LoadedEncoder
 from pipeline.video.prefetch import prefetch

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import WeightsError
-from pipeline.video.config import VideoConfig, encoder_spec
+from pipeline.video.video_config import VideoConfig, encoder_spec
 
 _log = logging.getLogger(__name__)
 

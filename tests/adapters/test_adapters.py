@@ -16,7 +16,7 @@ from pipeline.adapters import build_manifest
 from pipeline.adapters.containers import UnsafePickleError, load_numpy_pickle
 from pipeline.errors import ConfigError, ExtractionError, ManifestError
 from pipeline.manifest import load_manifest
-from pipeline.readers import read_raw
+from pipeline.signal_readers import read_raw
 from tests.adapters import fixtures as F
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.config import TrainConfig
+from fusion.train_config import TrainConfig
 from fusion.distributed import DistributedContext, shard
 from fusion.steps import augment_eeg, drop_modalities
 from pipeline.errors import ConfigError

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusion.config import TrainConfig
+from fusion.train_config import TrainConfig
 from fusion.train import train
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ MARGIN_CHANCE = 0.03   # EEG-only minus 0.5
 
 @pytest.fixture(scope="module")
 def demo_manifest(tmp_path_factory) -> Path:
-    synth = pytest.importorskip("pipeline.synth")
+    synth = pytest.importorskip("pipeline.synth.demo")
     run = pytest.importorskip("pipeline.run")
     from pipeline.extractors.base import get_extractor
     from pipeline.manifest import load_manifest

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import fusion.train as train_mod
-from fusion.config import TrainConfig
+from fusion.train_config import TrainConfig
 from fusion.evaluate import evaluate
 from fusion.train import TrainingError, train
 from pipeline.errors import ConfigError

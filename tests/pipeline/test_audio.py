@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline.audio import FRAME_NAMES, frame_features, track_pitch
-from pipeline.audio_activity import segment_intervals
+from pipeline.audio.voice import FRAME_NAMES, frame_features, track_pitch
+from pipeline.audio.activity import segment_intervals
 from pipeline.errors import ConfigError, ExtractionError
-from pipeline.extractors.audio import AudioConfig, AudioExtractor, segment_feature_names
+from pipeline.extractors.audio_extractor import AudioConfig, AudioExtractor, segment_feature_names
 from pipeline.fingerprint import fingerprint, group_identity
 from pipeline.manifest import Recording, Stream
 
@@ -351,7 +351,7 @@ def test_real_speech_gpe_floor() -> None:
         pytest.skip("EEGAVI_DATA not set: real recordings absent")
     import soxr
 
-    from pipeline.audio_eval import best_offset, read_fda
+    from bench.pitch_scoring import best_offset, read_fda
 
     refs = [read_fda(root / "fda" / f"{name}.wav") for name in ("rl001", "sb001")]
     tracks = [track_pitch(soxr.resample(r.y, r.sr, SR, quality="HQ"), SR) for r in refs]
@@ -365,7 +365,7 @@ def test_egemaps_needs_opensmile() -> None:
     import importlib.util
 
     from pipeline.extractors import registered_extractors
-    from pipeline.extractors.audio import EgemapsExtractor
+    from pipeline.extractors.audio_extractor import EgemapsExtractor
 
     if importlib.util.find_spec("opensmile") is not None:
         assert "egemaps" in registered_extractors()
@@ -379,7 +379,7 @@ def test_egemaps_needs_opensmile() -> None:
 def test_pyav_fallback_decodes_like_soundfile(tmp_path: Path, subtype: str) -> None:
     """The FFmpeg path (used for containers and files libsndfile refuses) de-interleaves packed
     stereo and scales integer PCM exactly as libsndfile does."""
-    from pipeline.audio_io import _read_pyav, _read_soundfile
+    from pipeline.audio.loading import _read_pyav, _read_soundfile
 
     y = np.stack([np.linspace(-0.5, 0.5, 1000), np.linspace(0.2, -0.2, 1000)], axis=1)
     sf.write(tmp_path / "st.wav", y, SR, subtype=subtype)

@@ -10,7 +10,7 @@ from cli import main
 from pipeline.cache import ENTRY_KEY, FeatureCache
 from pipeline.errors import CacheError
 from pipeline.extractors.base import FeatureArrays
-from pipeline.extractors.eeg import EEGConfig
+from pipeline.extractors.eeg_extractor import EEGConfig
 from pipeline.manifest import load_manifest
 from pipeline.run import RunOptions, current_groups, extract
 from tests.conftest import write_eeg_edf

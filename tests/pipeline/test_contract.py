@@ -19,7 +19,7 @@ TEST_CONFIG_OVERRIDES = {"vivit": {"random_init": True}, "clip": {"random_init":
 
 @pytest.fixture(scope="module")
 def demo_manifest(tmp_path_factory) -> Path:
-    from pipeline.synth import generate_demo
+    from pipeline.synth.demo import generate_demo
 
     return generate_demo(tmp_path_factory.mktemp("demo"), subjects=1, trials=2, duration_s=6.0, seed=3)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.ecg import beats_in_windows, detect_rpeaks, extract_beats, template_correlation
+from pipeline.timeline import events_in_windows
+from pipeline.ecg.rpeaks import detect_rpeaks, extract_beats, template_correlation
 from pipeline.errors import ConfigError, ExtractionError
 from pipeline.manifest import Recording, Stream
 
@@ -120,7 +121,7 @@ def test_ventricular_flutter_gives_few_beats() -> None:
 
 
 def test_beats_survive_muscle_noise() -> None:
-    from pipeline.ecg import bandpass
+    from pipeline.ecg.rpeaks import bandpass
 
     fs = 256.0
     x, truth = synth_ecg(fs, 60.0, seed=4)
@@ -158,18 +159,18 @@ def test_template_correlation_flags_the_odd_beat() -> None:
     assert q.shape == (12,) and q[2] < 0.5 and np.all(np.delete(q, 2) > 0.9)
 
 
-def test_beats_in_windows_matches_brute_force() -> None:
+def test_events_in_windows_matches_brute_force() -> None:
     rng = np.random.default_rng(1)
     beats = np.sort(rng.uniform(0, 100, 150))
     starts = rng.uniform(-5, 100, 40)
     windows = np.stack([starts, starts + rng.uniform(0, 10, 40)], axis=1)
     windows[0] = [beats[3], beats[7]]  # start inclusive, end exclusive
-    start, stop = beats_in_windows(beats, windows)
+    start, stop = events_in_windows(beats, windows)
     assert start.shape == stop.shape == (40,)
     for (a, b), s, e in zip(windows, start, stop):
         np.testing.assert_array_equal(beats[s:e], beats[(beats >= a) & (beats < b)])
     assert (start[0], stop[0]) == (3, 7)
-    empty_start, empty_stop = beats_in_windows(np.zeros(0), windows)
+    empty_start, empty_stop = events_in_windows(np.zeros(0), windows)
     assert np.all(empty_stop - empty_start == 0)
 
 
@@ -251,7 +252,7 @@ def test_extractor_reads_edf_and_puts_beats_on_the_recording_clock(tmp_path: Pat
 
 
 def test_extractor_channel_selection_and_errors(tmp_path: Path) -> None:
-    from pipeline.extractors.ecg import ECGBeats, ECGConfig
+    from pipeline.extractors.ecg_extractor import ECGBeats, ECGConfig
 
     path = tmp_path / "p01.edf"
     _write_edf(path, "ecg")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ConfigError, ExtractionError
-from pipeline.extractors.eeg import EEGConfig, EEGPreprocess
+from pipeline.extractors.eeg_extractor import EEGConfig, EEGPreprocess
 from pipeline.manifest import Recording, Stream
 from tests.conftest import EEG_NAMES, write_eeg_edf
 

@@ -5,7 +5,7 @@ import pytest
 
 from pipeline.config_layers import layer_config
 from pipeline.errors import CacheError, ConfigError
-from pipeline.extractors.eeg import EEGConfig
+from pipeline.extractors.eeg_extractor import EEGConfig
 from pipeline.fingerprint import InputHasher, canonical_json, fingerprint, group_identity
 
 
@@ -56,7 +56,7 @@ def test_config_layers_and_unknown_keys() -> None:
 
 
 def test_runtime_only_fields_do_not_change_the_group() -> None:
-    from pipeline.video.config import VideoConfig
+    from pipeline.video.video_config import VideoConfig
 
     a = group_identity("vivit", "1", VideoConfig(random_init=True, batch_size=2), {}, ())
     b = group_identity("vivit", "1", VideoConfig(random_init=True, batch_size=16, prefetch=4), {}, ())
@@ -68,7 +68,7 @@ def test_runtime_only_fields_do_not_change_the_group() -> None:
 def test_video_groups_follow_the_resolved_precision_not_the_device_name(monkeypatch) -> None:
     import torch
 
-    from pipeline.video.config import VideoConfig
+    from pipeline.video.video_config import VideoConfig
 
     fp = lambda **kw: fingerprint(group_identity("vivit", "1", VideoConfig(random_init=True, **kw), {}, ()))  # noqa: E731
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

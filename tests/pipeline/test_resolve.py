@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.cache import GROUP_KEY, FeatureCache
 from pipeline.errors import CacheError
-from pipeline.extractors.eeg import EEGConfig
+from pipeline.extractors.eeg_extractor import EEGConfig
 from pipeline.fingerprint import fingerprint
 from pipeline.manifest import load_manifest
 from pipeline.resolve import resolve_group

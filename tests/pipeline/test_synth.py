@@ -11,11 +11,11 @@ from scipy.signal import welch
 
 from pipeline.errors import ConfigError
 from pipeline.manifest import load_manifest
-from pipeline.readers import read_raw
-from pipeline.synth import generate_demo, labels_from_factors, load_truth
-from pipeline.synth_face import FACE_LOG_GAIN_PER_Z, FaceTraits, render_frames
-from pipeline.synth_physio import EEG_CHANNELS, PhysioTraits, eeg_signal
-from pipeline.synth_speech import plan_speech
+from pipeline.signal_readers import read_raw
+from pipeline.synth.demo import generate_demo, labels_from_factors, load_truth
+from pipeline.synth.face import FACE_LOG_GAIN_PER_Z, FaceTraits, render_frames
+from pipeline.synth.physio import EEG_CHANNELS, PhysioTraits, eeg_signal
+from pipeline.synth.speech import plan_speech
 
 ARGS = dict(subjects=2, trials=2, duration_s=6.0, seed=3)
 PAIRS = (("AF3", "AF4"), ("F3", "F4"), ("F7", "F8"), ("FC5", "FC6"))

@@ -22,13 +22,13 @@ import torch
 
 from pipeline.errors import ConfigError, ExtractionError, WeightsError
 from pipeline.extractors.base import get_extractor
-from pipeline.extractors.video import video_extractor
+from pipeline.extractors.video_extractor import video_extractor
 from pipeline.fingerprint import fingerprint, group_identity
 from pipeline.manifest import Recording, Stream
 from pipeline.video import encoders
 from pipeline.video.batcher import BatcherStats, ForwardBatcher
 from pipeline.video.compact import TokenLayout, compact_tokens, keep_indices, pool_tokens, projection_matrix
-from pipeline.video.config import VideoConfig
+from pipeline.video.video_config import VideoConfig
 from pipeline.video.decode import convert_frame, iter_clips, probe_video
 from pipeline.video.extract import pixel_batches, plan_stream
 from pipeline.video.preprocess import PreprocessSpec
@@ -155,7 +155,7 @@ def test_rotation_and_odd_sizes(tmp_path):
 def test_normalisation_matches_hub_vivit_processor():
     from transformers import VivitImageProcessor
 
-    from pipeline.video.config import ENCODERS
+    from pipeline.video.video_config import ENCODERS
 
     spec = PreprocessSpec.from_dict(ENCODERS["vivit"].processor_defaults, 224)
     flat = [np.full((240, 320, 3), v, np.uint8) for v in (0, 77, 255)]  # flat: resampling-independent
@@ -381,7 +381,7 @@ def test_bad_files(tmp_path):
 
 
 def test_import_does_not_pull_transformers():
-    code = ("import sys, pipeline.extractors.video, pipeline.video; "
+    code = ("import sys, pipeline.extractors.video_extractor, pipeline.video; "
             "sys.exit(1 if 'transformers' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
 

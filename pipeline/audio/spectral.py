@@ -1,7 +1,7 @@
 """Energy and spectral-shape features per frame (numpy), on the audio stage's frame grid.
 
 Frame ``k`` is centred at sample ``k * hop`` with a ``window_s`` window, zero-padded at the ends
-(see ``pipeline.audio``). Definitions follow eGeMAPS (Eyben et al. 2016) where it has one:
+(see ``pipeline.audio.voice``). Definitions follow eGeMAPS (Eyben et al. 2016) where it has one:
 - ``rms``: root mean square of the samples in the (rectangular) window; ``rms_db`` = 20 log10,
   dB re full scale, floored at -100 dB.
 - ``loudness``: eGeMAPS-style perceived intensity: a 26-band mel power spectrum weighted by an

@@ -27,10 +27,10 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.manifest import dump_manifest
-from pipeline.synth_face import FACE_LOG_GAIN_PER_Z, FACE_WARM_PER_Z, FPS, FaceTraits, render_frames, write_mp4
-from pipeline.synth_physio import (AROUSAL_PER_Z, ASYM_PER_Z, ECG_SFREQ, EEG_CHANNELS, EEG_SFREQ, HR_PER_Z,
+from pipeline.synth.face import FACE_LOG_GAIN_PER_Z, FACE_WARM_PER_Z, FPS, FaceTraits, render_frames, write_mp4
+from pipeline.synth.physio import (AROUSAL_PER_Z, ASYM_PER_Z, ECG_SFREQ, EEG_CHANNELS, EEG_SFREQ, HR_PER_Z,
                                    PhysioTraits, ecg_signal, eeg_signal, r_peak_times, write_edf)
-from pipeline.synth_speech import (AUDIO_SR, SEMITONES_PER_Z, f0_truth, plan_speech, render_speech, write_wav)
+from pipeline.synth.speech import (AUDIO_SR, SEMITONES_PER_Z, f0_truth, plan_speech, render_speech, write_wav)
 
 _log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def generate_demo(out_dir: Path, subjects: int = 6, trials: int = 4, duration_s:
                 "datasets": [{"name": "demo", "recordings": recordings}]}
     path = out / "data_manifest.yaml"
     dump_manifest(manifest, path)
-    truth_doc = {"version": 1, "generator": "pipeline.synth.generate_demo",
+    truth_doc = {"version": 1, "generator": "pipeline.synth.demo.generate_demo",
                  "args": {"subjects": subjects, "trials": trials, "duration_s": duration_s, "seed": seed},
                  "clock": "all times in seconds on the recording clock (0 = trial start); "
                           "a file's time t is recording time t + offset_s",

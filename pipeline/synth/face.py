@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.synth_speech import SpeechPlan
+from pipeline.synth.speech import SpeechPlan
 
 FPS = 25
 SIZE = 64

@@ -14,7 +14,7 @@ import numpy as np
 from pipeline.errors import ConfigError, ExtractionError
 from pipeline.extractors.base import BaseExtractor, FeatureArrays, register_extractor
 from pipeline.manifest import Recording, Stream
-from pipeline.readers import pick_channels, read_raw
+from pipeline.signal_readers import pick_channels, read_raw
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The "ecg" extractor: one ECG lead -> heartbeat-centred windows with R-peak times, RR, HR, quality.
 
-Reads the stream through ``pipeline.readers`` (EDF/BDF/FIF/WFDB/npy and the dataset readers), picks
-one lead, and calls ``pipeline.ecg.extract_beats``. A signal without usable heartbeats (flat line,
+Reads the stream through ``pipeline.signal_readers`` (EDF/BDF/FIF/WFDB/npy and the dataset readers), picks
+one lead, and calls ``pipeline.ecg.rpeaks.extract_beats``. A signal without usable heartbeats (flat line,
 noise, saturation, NaNs, too short, under 100 Hz) is not a failure of the run: it gives an empty
 beat set whose ``attrs["reason"]`` says why. A file that cannot be read or lacks the requested
 channel raises ``ExtractionError`` (the runner logs it and goes on).
@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pipeline.ecg import PEAK_METHODS, BeatSet, extract_beats
+from pipeline.ecg.rpeaks import PEAK_METHODS, BeatSet, extract_beats
 from pipeline.errors import ConfigError, ExtractionError
 from pipeline.extractors.base import BaseExtractor, FeatureArrays, register_extractor
 from pipeline.manifest import Recording, Stream
-from pipeline.readers import pick_channels, read_raw
+from pipeline.signal_readers import pick_channels, read_raw
 
 _log = logging.getLogger(__name__)
 

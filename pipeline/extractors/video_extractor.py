@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pipeline.errors import ConfigError
 from pipeline.extractors.base import BaseExtractor, FeatureArrays, register_extractor
 from pipeline.manifest import Recording, Stream
-from pipeline.video.config import ENCODERS, VideoConfig, encoder_spec
+from pipeline.video.video_config import ENCODERS, VideoConfig, encoder_spec
 
 
 class VideoExtractor(BaseExtractor):

@@ -3,7 +3,7 @@
 "audio" turns a recording's speech into a compact, time-indexed sequence stage two can attend
 to: pitch, voicing, energy, voice quality, spectral shape and speech/pause activity at a fixed
 hop (``level="frame"``), or their functionals over fixed segments (``level="segment"``). The
-computing lives in ``pipeline.audio*``; this module only reads the stream, applies the config and
+computing lives in ``pipeline.audio``; this module only reads the stream, applies the config and
 places the result on the recording clock.
 
 "egemaps" is registered only when the ``opensmile`` package imports: it writes openSMILE's
@@ -20,18 +20,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pipeline.audio import FRAME_NAMES, VOICED_ONLY, PitchSettings, frame_features
-from pipeline.audio_activity import FUNCTIONALS, PAUSE_NAMES, pause_stats, segment_features, segment_intervals
-from pipeline.audio_io import MIN_INPUT_SR, crop_audio, load_audio
+from pipeline.audio.voice import FRAME_NAMES, VOICED_ONLY, PitchSettings, frame_features
+from pipeline.audio.activity import FUNCTIONALS, PAUSE_NAMES, pause_stats, segment_features, segment_intervals
+from pipeline.audio.loading import MIN_INPUT_SR, crop_audio, load_audio
 from pipeline.errors import ConfigError, ExtractionError
 from pipeline.extractors.base import BaseExtractor, FeatureArrays, register_extractor
 from pipeline.manifest import Recording, Stream
 
 _log = logging.getLogger(__name__)
-
-# Optional extractors and how to get them; the CLI can show this when a name is unknown.
-OPTIONAL_EXTRACTORS = {"egemaps": "pip install opensmile"}
-
 
 @dataclass(frozen=True)
 class AudioConfig:
@@ -39,7 +35,7 @@ class AudioConfig:
 
     sr: analysis rate (Hz) every input is resampled to. hop_s: frame hop (s); hop_s * sr must be
     a whole number of samples. f0_floor_hz / f0_ceiling_hz, voicing_threshold, octave_cost,
-    silence_threshold: Praat pitch tracker settings (see ``pipeline.audio.PitchSettings``).
+    silence_threshold: Praat pitch tracker settings (see ``pipeline.audio.voice.PitchSettings``).
     window_s: energy/spectral window (s). voice_window_s: window for jitter and shimmer (s).
     vad_range_db: speech is within this many dB of the loud level. min_pause_s: shortest pause.
     level: "frame" (F, K) frames or "segment" (S, 5K + 3) functionals over segment_s segments.

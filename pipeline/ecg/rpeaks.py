@@ -399,17 +399,3 @@ def extract_beats(signal: np.ndarray, fs: float, method: str = "pantompkins1985"
     return BeatSet(rpeaks=rpeaks[keep], times_s=rpeaks[keep] / fs, windows=windows, rr_s=rr_k,
                    hr_bpm=(60.0 / rr_k).astype(np.float32), quality=quality,
                    summary=hrv_summary(rr_all, min_hr_bpm, max_hr_bpm))
-
-
-def beats_in_windows(beat_times_s: np.ndarray, windows_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which beats fall in each window: ``beat_times_s[start[w]:stop[w]]`` lies in [t0, t1).
-
-    ``beat_times_s``: (B,) sorted R-peak times; ``windows_s``: (W, 2) ``[start, end)`` intervals on
-    the same clock. Returns (start, stop), each (W,) int64; ``stop - start`` is the beat count.
-    Vectorised with ``searchsorted``: O(W log B), no Python loop.
-    """
-    t = np.asarray(beat_times_s, dtype=np.float64)
-    w = np.asarray(windows_s, dtype=np.float64).reshape(-1, 2)
-    start = np.searchsorted(t, w[:, 0], side="left")
-    stop = np.maximum(np.searchsorted(t, w[:, 1], side="left"), start)
-    return start.astype(np.int64), stop.astype(np.int64)

@@ -21,8 +21,8 @@ import numpy as np
 import parselmouth  # imported here, not lazily: concurrent first imports from Dask threads race
 from parselmouth.praat import call
 
-from pipeline.audio_activity import speech_mask
-from pipeline.audio_spectral import SPECTRAL_NAMES, spectral_features
+from pipeline.audio.activity import speech_mask
+from pipeline.audio.spectral import SPECTRAL_NAMES, spectral_features
 
 SEMITONE_REF_HZ = 27.5           # eGeMAPS: F0 semitones relative to 27.5 Hz (A0)
 PERIOD_MAX_FACTOR = 1.3          # Praat's jitter rule: consecutive periods differing more are skipped

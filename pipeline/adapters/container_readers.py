@@ -3,7 +3,8 @@
 Each returns an ``mne.io.RawArray`` in volts with channel types (eeg, ecg, eog/emg, misc), so the
 extractors pick channels the same way as for EDF/BDF. Which trial (and part) of the container a
 stream means is given by ``stream.options``; the adapters write those options.
-Imported automatically by ``pipeline.readers.read_raw``.
+``pipeline.signal_readers`` looks them up in ``CONTAINER_READERS`` (imports run one way: the
+generic reader knows the containers, the containers know nothing of it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pipeline.adapters import layouts as L
 from pipeline.adapters.containers import as_list, load_cached
 from pipeline.errors import ExtractionError
 from pipeline.manifest import Stream
-from pipeline.readers import register_reader
 
 _UV = 1e-6  # the containers store microvolts (DEAP/DREAMER/AMIGOS documentation; memory)
 
@@ -80,13 +80,11 @@ def _deap_trial(stream: Stream, kind: str):
     return _raw(trial, names, types, sfreq)
 
 
-@register_reader("deap_dat")
 def read_deap_dat(stream: Stream):
     """One trial of a DEAP ``sXX.dat`` pickle (restricted unpickler); part 'stimulus' drops the 3 s baseline."""
     return _deap_trial(stream, "pickle")
 
 
-@register_reader("deap_mat")
 def read_deap_mat(stream: Stream):
     """One trial of a DEAP ``sXX.mat`` (data_preprocessed_matlab), same layout as the pickle."""
     return _deap_trial(stream, "mat")
@@ -109,7 +107,6 @@ def dreamer_signal(subject: dict[str, Any], signal: str, part: str, film: int) -
     return np.asarray(as_list(subject[signal][part])[film], dtype=np.float64)
 
 
-@register_reader("dreamer_mat")
 def read_dreamer(stream: Stream):
     """One film of one DREAMER subject: EEG (eeg streams) or ECG (ecg streams), stimuli or baseline."""
     top, subjects = dreamer_subjects(load_cached(stream.path, "mat"), stream.path)
@@ -145,7 +142,6 @@ def amigos_trials(content: Any, path: Any) -> list[np.ndarray]:
     return [np.asarray(t, dtype=np.float64) for t in as_list(content["joined_data"])]
 
 
-@register_reader("amigos_mat")
 def read_amigos(stream: Stream):
     """One trial of an AMIGOS ``Data_Preprocessed_Pxx.mat``: 14 EEG + 2 ECG + GSR at 128 Hz."""
     trials = amigos_trials(load_cached(stream.path, "mat"), stream.path)
@@ -155,3 +151,8 @@ def read_amigos(stream: Stream):
         raise ExtractionError(f"{stream.path}: joined_data of this trial has shape {arr.shape}; expected "
                               f"(samples, {len(names)}). The dataset marks some trials incomplete; drop this one.")
     return _raw(arr.T, names, types, stream.sfreq or L.AMIGOS_SFREQ)
+
+
+# manifest format -> reader; ``pipeline.signal_readers.read_raw`` dispatches on it.
+CONTAINER_READERS = {"deap_dat": read_deap_dat, "deap_mat": read_deap_mat, "dreamer_mat": read_dreamer,
+                     "amigos_mat": read_amigos}

@@ -1,7 +1,7 @@
 """Signal readers: every EEG/ECG file format becomes an ``mne.io.BaseRaw``.
 
 MNE's Raw is the common currency for biosignals here (EDF/BDF/FIF/EEGLAB natively; WFDB via the
-``wfdb`` package; dataset containers via readers the adapters register). Readers are chosen by the
+``wfdb`` package; dataset containers via ``pipeline.adapters.container_readers``). Readers are chosen by the
 manifest's ``format`` through a registry, never by guessing from strings.
 """
 
@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from pipeline.adapters.container_readers import CONTAINER_READERS
 from pipeline.errors import ExtractionError
 from pipeline.manifest import Stream
 
@@ -36,7 +37,6 @@ def register_reader(fmt: str) -> Callable[[RawReader], RawReader]:
 
 def read_raw(stream: Stream) -> "mne.io.BaseRaw":  # noqa: F821
     """Read a stream's file into an MNE Raw with data loaded; errors name the file and the fix."""
-    _load_dataset_readers()
     try:
         reader = _READERS[stream.format]
     except KeyError:
@@ -71,15 +71,6 @@ def _crop(raw, crop, stream: Stream):
         raise ExtractionError(f"{stream.path}: options.crop_s [{t0}, {t1}] is outside the file's 0-{duration:.2f} s. "
                               "Fix the trial span in the manifest.")
     return raw.crop(t0, min(t1, duration), include_tmax=False)
-
-
-def _load_dataset_readers() -> None:
-    """Import dataset-specific readers (DEAP, DREAMER, ...) so they register, if present."""
-    try:
-        import pipeline.adapters.readers  # noqa: F401
-    except ModuleNotFoundError as e:
-        if e.name not in ("pipeline.adapters", "pipeline.adapters.readers"):
-            raise
 
 
 def _mne():
@@ -167,6 +158,10 @@ def pick_channels(raw, stream: Stream, default_types: tuple[str, ...]) -> list[s
 def stream_duration_s(raw) -> float:
     """Length of a Raw in seconds."""
     return raw.n_times / raw.info["sfreq"]
+
+
+for _fmt, _reader in CONTAINER_READERS.items():
+    register_reader(_fmt)(_reader)
 
 
 __all__ = ["read_raw", "register_reader", "pick_channels", "stream_duration_s", "Path"]

@@ -1,0 +1,32 @@
+"""Fingerprints do not move when code moves.
+
+The values below were recorded at commit 9759e75, before issue 12 moved modules into packages. A
+group's fingerprint is what keys a cache: if one of these changes, every user's cache of that
+extractor is rebuilt. Change a value only together with a deliberate output-version bump, and say
+so in docs/cache.md. Library versions are pinned here so the test speaks of eegavi's own inputs
+(name, version, config defaults, weights identity), not of what pip installed today.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import pipeline.fingerprint as fingerprint_module
+from pipeline.fingerprint import fingerprint
+from pipeline.run import build_extractor, plan_identity
+from pipeline.video.video_config import VideoConfig
+
+RECORDED = {"eeg": "9ece4e2b827e", "ecg": "752255b9e8b7", "audio": "638154768c87",
+            "vivit": "ac34b07870e9", "clip": "7d82d7028d43", "timesformer": "f4535eba7bfa"}
+
+
+@pytest.fixture
+def pinned_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fingerprint_module, "library_versions",
+                        lambda names: {name: "pinned" for name in sorted(set(names))})
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_fingerprint_equals_value_recorded_before_the_move(name: str, pinned_libraries: None) -> None:
+    config = VideoConfig(random_init=True, size="tiny", precision="fp32") if name in ("vivit", "clip", "timesformer") else None
+    assert fingerprint(plan_identity(build_extractor(name, config))) == RECORDED[name]
