@@ -28,6 +28,7 @@ demo: $(STAMP)
 	@echo "Demo done: cache in $(DEMO)/cache.zarr, runs in runs/demo-eeg-only and runs/demo-fusion (metrics.jsonl, PNG plots)."
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	EEGAVI_DATA=$${EEGAVI_DATA:-$(EEGAVI_DATA)} $(BIN)/pytest -q
 
 bench: $(STAMP)
