@@ -1,6 +1,6 @@
 """The video stage: PyAV decoding, frozen transformers encoders, training-free token compaction.
 
-Modules, one job each: ``config`` (VideoConfig, the encoder table), ``segments`` (segments and
+Modules, one job each: ``video_config`` (VideoConfig, the encoder table), ``segments`` (segments and
 frame sampling on the recording clock), ``decode`` (PyAV), ``preprocess`` (the encoder's
 resize/crop/normalise recipe), ``weights`` (offline weights and their identity), ``encoders``
 (build/load/run the models), ``batcher`` (concurrent recordings' batches share forward passes),
