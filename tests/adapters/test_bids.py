@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from pipeline.adapters import build_manifest
-from pipeline.extractors.eeg_extractor import EEGConfig, EEGPreprocess, notch_frequencies
 from pipeline.manifest import load_manifest
 from pipeline.signal_readers import read_raw
 from tests.adapters import fixtures as F
@@ -41,6 +40,8 @@ def test_bad_channels_and_60_hz_mains_are_honoured(tmp_path: Path, capsys) -> No
     eeg = rec.streams["eeg"]
     assert "F3" not in eeg.channels and len(eeg.channels) == 13
     assert eeg.options == {"line_freq_hz": 60.0, "bad_channels": ["F3"]}
+    from pipeline.extractors.eeg_extractor import EEGConfig, EEGPreprocess, notch_frequencies
+
     assert notch_frequencies(EEGConfig(), eeg) == (60.0,)
     assert notch_frequencies(EEGConfig(notch_hz=(50.0, 100.0)), eeg) == (60.0, 120.0)
 
@@ -57,6 +58,8 @@ def test_bad_channels_and_60_hz_mains_are_honoured(tmp_path: Path, capsys) -> No
 
 
 def test_bids_50_hz_or_unstated_mains_keep_the_configured_notch(tmp_path: Path) -> None:
+    from pipeline.extractors.eeg_extractor import EEGConfig, notch_frequencies
+
     root = F.write_bids(tmp_path / "bids", subjects=("01",))
     build_manifest("bids", root, tmp_path / "m.yaml")
     eeg = load_manifest(tmp_path / "m.yaml").recordings[0].streams["eeg"]
