@@ -48,6 +48,13 @@ def test_video_starts_at_first_nonzero_status_sample(tmp_path: Path, capsys) -> 
     video, audio = rec.streams["video"], rec.streams["audio"]
     assert video.offset_s == 0.0 and video.options["crop_s"] == pytest.approx([0.0, F.MAHNOB_SECONDS])
     assert audio.offset_s == 0.0 and audio.options["crop_s"] == pytest.approx([0.0, F.MAHNOB_SECONDS])
+    # the video extractor samples the first trial second from the first video second (4 fps fixture)
+    from pipeline.video.extract import plan_stream
+    from pipeline.video.video_config import VideoConfig
+
+    _, intervals, frames = plan_stream(video, VideoConfig(random_init=True, segment_s=1.0), 2)
+    assert intervals[0].tolist() == [0.0, 1.0] and len(intervals) == F.MAHNOB_SECONDS
+    assert frames[0].max() < 4 and frames[-1].min() >= 4 * (F.MAHNOB_SECONDS - 1)
 
 
 def test_video_and_span_lengths_disagreeing_are_reported(tmp_path: Path, capsys) -> None:
