@@ -79,7 +79,7 @@ def _plain(value: Any) -> Any:
 class ManifestDraft:
     """Recordings collected by one adapter for one dataset root."""
 
-    def __init__(self, dataset: str, root: Path, label_scales: dict[str, dict[str, float]]) -> None:
+    def __init__(self, dataset: str, root: Path, label_scales: dict[str, dict[str, Any]]) -> None:
         self.dataset = dataset
         self.root = root.resolve()
         self.label_scales = label_scales
