@@ -167,13 +167,16 @@ def manifest_from(dataset: str = typer.Argument(..., help="deap | dreamer | amig
                   trial_type: Optional[list[str]] = typer.Option(None, "--trial-type", help="BIDS: event types that are trials (repeatable)."),
                   label_column: Optional[list[str]] = typer.Option(None, "--label-column", help="BIDS: events.tsv columns that are labels (repeatable)."),
                   label_scale: Optional[list[str]] = typer.Option(None, "--label-scale", help="BIDS: NAME=MIN:MAX[:THRESHOLD] (repeatable)."),
+                  threshold: Optional[float] = typer.Option(None, "--threshold", help="Low/high split of every label scale (default: the dataset's midpoint, e.g. 3 for DREAMER)."),
+                  threshold_inclusive: Optional[bool] = typer.Option(None, "--threshold-inclusive/--threshold-exclusive", help="A rating equal to the threshold is high (>=) or low (>, the default)."),
                   as_json: bool = JsonOpt) -> None:
     """Build a manifest from a public dataset's own layout."""
     def body() -> int:
         from pipeline.adapters import build_manifest
 
         options = _bids_options(trial_type, label_column, label_scale) if dataset == "bids" else {}
-        report = build_manifest(dataset, root, output, **options)
+        report = build_manifest(dataset, root, output, threshold=threshold, threshold_inclusive=threshold_inclusive,
+                                **options)
         if as_json:
             out.print_json(json.dumps(report.to_dict()))
         else:

@@ -52,8 +52,8 @@ class Batch:
 
 def encode_labels(ws: WindowSet, labels: tuple[str, ...], task: str, scales: dict[str, LabelScale],
                   thresholds: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-recording label targets (R, L) and presence mask: binary = value > threshold; regression
-    = value rescaled to [0, 1] by the label's scale."""
+    """Per-recording label targets (R, L) and presence mask: binary = the label scale's rule
+    (``LabelScale.binarize``: > or >= its threshold); regression = value rescaled to [0, 1] by the scale."""
     missing = [name for name in labels if name not in scales]
     if missing:
         raise ConfigError(f"labels {missing} have no label scale in the manifest (known: {sorted(scales)}). "
@@ -65,8 +65,7 @@ def encode_labels(ws: WindowSet, labels: tuple[str, ...], task: str, scales: dic
             if name not in rf.rec.labels:
                 continue
             v, sc = float(rf.rec.labels[name]), scales[name]
-            thr = thresholds.get(name, sc.resolved_threshold)
-            y[i, j] = float(v > thr) if task == "binary" else (v - sc.min) / (sc.max - sc.min)
+            y[i, j] = sc.binarize(v, thresholds.get(name)) if task == "binary" else (v - sc.min) / (sc.max - sc.min)
             m[i, j] = True
     return y, m
 

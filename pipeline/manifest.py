@@ -36,11 +36,19 @@ class _Strict(BaseModel):
 
 
 class LabelScale(_Strict):
-    """Range of a rating scale and the threshold that splits it into low/high classes."""
+    """Range of a rating scale and the rule that splits it into low/high classes.
+
+    ``threshold_inclusive`` says where a rating equal to the threshold goes. The default (False:
+    high means ``value > threshold``) keeps the scale's neutral midpoint (5 on 1-9, 3 on 1-5) in the
+    low class, as this project always did; True (``value >= threshold``) is the other rule in the
+    literature (e.g. loaders that call DREAMER's 3 high). Stage two binarises only through
+    :meth:`binarize`, so the manifest alone decides.
+    """
 
     min: float
     max: float
     threshold: float | None = None
+    threshold_inclusive: bool = False
 
     @model_validator(mode="after")
     def _check_range(self) -> "LabelScale":
@@ -54,6 +62,15 @@ class LabelScale(_Strict):
     def resolved_threshold(self) -> float:
         """Threshold for binary labels: the given one, else the scale's midpoint."""
         return self.threshold if self.threshold is not None else (self.min + self.max) / 2
+
+    def binarize(self, value: float, threshold: float | None = None) -> float:
+        """1.0 when ``value`` is high under this scale's rule, else 0.0.
+
+        ``threshold`` overrides the scale's own (e.g. a training run's ``thresholds``); the
+        inclusive/exclusive rule stays the scale's.
+        """
+        thr = self.resolved_threshold if threshold is None else threshold
+        return float(value >= thr if self.threshold_inclusive else value > thr)
 
 
 class StreamSpec(_Strict):

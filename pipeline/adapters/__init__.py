@@ -11,7 +11,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from pipeline.adapters.draft import AdapterReport, ManifestDraft
+from pipeline.adapters.draft import AdapterReport, ManifestDraft, check_threshold_rule
 from pipeline.errors import ConfigError, ManifestError
 
 # name -> module whose ``build(root, draft)`` fills the draft, and its ``LABEL_SCALES``.
@@ -24,10 +24,13 @@ ADAPTERS: dict[str, str] = {
 }
 
 
-def build_manifest(dataset: str, root: Path, output: Path, **options: Any) -> AdapterReport:
+def build_manifest(dataset: str, root: Path, output: Path, threshold: float | None = None,
+                   threshold_inclusive: bool | None = None, **options: Any) -> AdapterReport:
     """Write a manifest for the dataset at ``root`` to ``output``; report what was skipped.
 
-    ``options`` go to the adapter's ``build`` (e.g. BIDS ``trial_types``); the CLI passes none.
+    ``threshold`` / ``threshold_inclusive`` replace the adapter's low/high rule in every label scale
+    (None keeps it: high = rating > threshold). ``options`` go to the adapter's ``build`` (e.g. BIDS
+    ``trial_types``).
     """
     try:
         module_name = ADAPTERS[dataset]
@@ -37,8 +40,10 @@ def build_manifest(dataset: str, root: Path, output: Path, **options: Any) -> Ad
     if not root.is_dir():
         raise ManifestError([f"dataset root not found or not a folder. Pass the folder you downloaded."], str(root))
     module = importlib.import_module(module_name)
-    draft = ManifestDraft(dataset, root, dict(module.LABEL_SCALES))
+    check_threshold_rule({**module.LABEL_SCALES, **options.get("label_scales", {})}, threshold)
+    draft = ManifestDraft(dataset, root, {name: dict(scale) for name, scale in module.LABEL_SCALES.items()})
     module.build(root.resolve(), draft, **options)
+    draft.set_threshold_rule(threshold, threshold_inclusive)
     if not draft.recordings and not draft.skipped:
         raise ManifestError([f"no {dataset} recordings found. Check ROOT against the layout in the README."],
                             str(root))

@@ -18,12 +18,12 @@ import numpy as np
 
 from pipeline.adapters import layouts as L
 from pipeline.adapters.containers import as_list, load_cached
-from pipeline.adapters.draft import ManifestDraft
+from pipeline.adapters.draft import ManifestDraft, rating_scales
 from pipeline.adapters.probe import duration_mismatch, video_duration_s
 from pipeline.adapters.container_readers import amigos_channels
 from pipeline.errors import ExtractionError
 
-LABEL_SCALES = {name: {"min": 1.0, "max": 9.0, "threshold": 5.0} for name in L.AMIGOS_LABELS}
+LABEL_SCALES = rating_scales(L.AMIGOS_LABELS, 1, 9, threshold=5)
 _FILE_RE = re.compile(r"^Data_Preprocessed_P(\d+)\.mat$")
 _VIDEO_RE = re.compile(r"^P0*(\d+)_([A-Za-z]*\d+)_face\.(mov|mp4|avi|mkv)$", re.IGNORECASE)
 _VARIABLES = ("joined_data", "labels_selfassessment", "VideoIDs")

@@ -4,7 +4,10 @@ Layout (BIDS specification, EEG section; found with ``mne_bids.BIDSPath.match``)
   ROOT/participants.tsv                                   age, sex -> covariates
   ROOT/sub-<s>[/ses-<x>]/eeg/sub-<s>[_ses-<x>]_task-<t>[_run-<r>]_eeg.(edf|bdf|vhdr|set|fif)
   ... _channels.tsv (type EEG / ECG per channel), ... _events.tsv (onset, duration, trial_type)
-ECG channels listed in channels.tsv become an 'ecg' stream of the same file. With
+Files are read with ``mne_bids.read_raw_bids`` (header only): ECG-typed channels become an 'ecg'
+stream of the same file, channels whose channels.tsv status is 'bad' are left out of both picks
+(and listed in the EEG stream's ``options.bad_channels``), and the sidecar's PowerLineFrequency
+becomes ``options.line_freq_hz``, the EEG notch for that recording. With
 ``trial_types=(...)`` every event of those types with a positive duration becomes a recording
 cropped to [onset, onset + duration) (``options.crop_s``); ``label_columns`` then names numeric
 events.tsv columns to use as labels, with their ``label_scales``.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,26 +57,46 @@ def _participants(root: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def _channels(bids_path: Any) -> tuple[list[str] | None, list[str]]:
-    """EEG and ECG channel names from the file's channels.tsv (None: let the extractor choose)."""
-    rows = _tsv(Path(bids_path.copy().update(suffix="channels", extension=".tsv").fpath))
-    eeg = [r["name"] for r in rows if (r.get("type") or "").upper() == "EEG"]
-    ecg = [r["name"] for r in rows if (r.get("type") or "").upper() in ("ECG", "EKG")]
-    return (eeg or None), ecg
+@dataclass(frozen=True)
+class _FileInfo:
+    """What mne-bids reads from one recording's sidecars: channel picks, bad channels, mains frequency."""
+
+    eeg: list[str]
+    ecg: list[str]
+    bads: list[str]
+    line_freq_hz: float | None
+
+    def stream_options(self) -> dict[str, Any]:
+        """Per-recording facts the extractors honour (EEG notch) or that the user should see (bads)."""
+        return {**({"line_freq_hz": self.line_freq_hz} if self.line_freq_hz else {}),
+                **({"bad_channels": list(self.bads)} if self.bads else {})}
 
 
-def _streams(draft: ManifestDraft, fpath: Path, eeg: list[str] | None, ecg: list[str],
-             options: dict[str, Any]) -> dict[str, Any]:
+def _file_info(bids_path: Any) -> _FileInfo:
+    """Channel types and 'bad' status from channels.tsv, PowerLineFrequency from the _eeg.json
+    sidecar, as mne-bids resolves them (header only; no signal is loaded)."""
+    from mne_bids import read_raw_bids
+
+    raw = read_raw_bids(bids_path, verbose="ERROR")
+    bads = list(raw.info["bads"])
+    types = dict(zip(raw.ch_names, raw.get_channel_types()))
+    line = raw.info.get("line_freq")
+    return _FileInfo(eeg=[n for n, t in types.items() if t == "eeg" and n not in bads],
+                     ecg=[n for n, t in types.items() if t == "ecg" and n not in bads],
+                     bads=bads, line_freq_hz=float(line) if line else None)
+
+
+def _streams(draft: ManifestDraft, fpath: Path, info: _FileInfo, options: dict[str, Any]) -> dict[str, Any]:
     fmt = EXTENSION_FORMATS[fpath.suffix.lower()]
-    base = {"path": draft.rel(fpath), "format": fmt, "options": dict(options)}
-    streams = {"eeg": {**base, **({"channels": eeg} if eeg else {})}}
-    if ecg:
-        streams["ecg"] = {**base, "channels": ecg, "options": dict(options)}
+    base = {"path": draft.rel(fpath), "format": fmt}
+    streams = {"eeg": {**base, "channels": info.eeg, "options": {**options, **info.stream_options()}}}
+    if info.ecg:
+        streams["ecg"] = {**base, "channels": info.ecg, "options": dict(options)}
     return streams
 
 
 def _event_recordings(draft: ManifestDraft, bp: Any, record: dict[str, Any], trial_types: tuple[str, ...],
-                      label_columns: tuple[str, ...], eeg: list[str] | None, ecg: list[str]) -> None:
+                      label_columns: tuple[str, ...], info: _FileInfo) -> None:
     events_path = Path(bp.copy().update(suffix="events", extension=".tsv").fpath)
     rows = [r for r in _tsv(events_path) if r.get("trial_type") in trial_types]
     if not rows:
@@ -88,7 +112,7 @@ def _event_recordings(draft: ManifestDraft, bp: Any, record: dict[str, Any], tri
         labels = {c: v for c in label_columns if (v := _number(row.get(c))) is not None}
         crop = {"crop_s": [onset, onset + duration]}
         draft.add({**record, "id": rid, "trial": f"{row['trial_type']}-{k:03d}", "labels": labels,
-                   "modalities": _streams(draft, Path(bp.fpath), eeg, ecg, crop)})
+                   "modalities": _streams(draft, Path(bp.fpath), info, crop)})
 
 
 def build(root: Path, draft: ManifestDraft, trial_types: tuple[str, ...] = (),
@@ -104,14 +128,24 @@ def build(root: Path, draft: ManifestDraft, trial_types: tuple[str, ...] = (),
         if sub not in with_files:
             draft.skip(f"sub-{sub}: no EEG file ({', '.join(_EXTENSIONS)}) under sub-{sub}/.../eeg/; subject skipped.")
     for bp in sorted(paths, key=lambda p: str(p.fpath)):
-        eeg, ecg = _channels(bp)
+        try:
+            info = _file_info(bp)
+        except Exception as e:  # mne-bids raises many types for non-compliant sidecars
+            draft.skip(f"{draft.rel(Path(bp.fpath))}: mne-bids cannot read it or its sidecars "
+                       f"({type(e).__name__}: {e}); file skipped. Validate the folder with the BIDS validator.")
+            continue
+        if not info.eeg:
+            draft.skip(f"{draft.rel(Path(bp.fpath))}: no good EEG channel (channels.tsv bad: {info.bads}); file skipped.")
+            continue
+        if info.bads:
+            draft.note(f"{draft.rel(Path(bp.fpath))}: channels.tsv marks {info.bads} bad; left out of the picks.")
         trial = "_".join(f"{k}-{v}" for k, v in (("task", bp.task), ("acq", bp.acquisition), ("run", bp.run)) if v)
         record = {"id": Path(bp.fpath).stem.removesuffix("_eeg"), "subject": f"sub-{bp.subject}",
                   "session": f"ses-{bp.session}" if bp.session else None, "trial": trial or None,
                   "covariates": covariates.get(bp.subject, {})}
         if trial_types:
-            _event_recordings(draft, bp, record, tuple(trial_types), tuple(label_columns), eeg, ecg)
+            _event_recordings(draft, bp, record, tuple(trial_types), tuple(label_columns), info)
         else:
-            draft.add({**record, "labels": {}, "modalities": _streams(draft, Path(bp.fpath), eeg, ecg, {})})
+            draft.add({**record, "labels": {}, "modalities": _streams(draft, Path(bp.fpath), info, {})})
     if not paths:
         draft.skip(f"{root}: no EEG-BIDS recordings (sub-*/[ses-*/]eeg/*_eeg.*) found.")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from pipeline.adapters import layouts as L
 from pipeline.adapters.containers import load_cached
-from pipeline.adapters.draft import ManifestDraft
+from pipeline.adapters.draft import ManifestDraft, rating_scales
 from pipeline.adapters.probe import duration_mismatch, read_status, video_duration_s
 from pipeline.adapters.container_readers import check_deap_content
 from pipeline.errors import ExtractionError, ManifestError
 
-LABEL_SCALES = {name: {"min": 1.0, "max": 9.0, "threshold": 5.0} for name in L.DEAP_LABELS}
+LABEL_SCALES = rating_scales(L.DEAP_LABELS, 1, 9, threshold=5)
 _FILE_RE = re.compile(r"^s(\d{2})\.(dat|mat|bdf)$")
 _VIDEO_RE = re.compile(r"^s(\d{2})_trial(\d{2})\.avi$", re.IGNORECASE)
 _VARIANTS = (("data_preprocessed_python", "dat"), ("data_preprocessed_matlab", "mat"), ("data_original", "bdf"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import ManifestError
+from pipeline.errors import ConfigError, ManifestError
 from pipeline.manifest import dump_manifest, load_manifest
 
 _log = logging.getLogger(__name__)
@@ -46,6 +46,25 @@ class AdapterReport:
                 "excluded": list(self.excluded), "notes": list(self.notes)}
 
 
+def rating_scales(names: Any, low: float, high: float, threshold: float) -> dict[str, dict[str, Any]]:
+    """Label scales of one questionnaire, with the low/high rule written out (high = rating > threshold).
+
+    The rule is written explicitly so a manifest says which class a rating equal to the threshold
+    falls in; ``build_manifest(threshold=..., threshold_inclusive=...)`` changes it.
+    """
+    return {str(name): {"min": float(low), "max": float(high), "threshold": float(threshold),
+                        "threshold_inclusive": False} for name in names}
+
+
+def check_threshold_rule(scales: dict[str, dict[str, Any]], threshold: float | None) -> None:
+    """Refuse a threshold outside any label scale's range, before the dataset is walked."""
+    bad = [f"{n} [{sc['min']}, {sc['max']}]" for n, sc in scales.items()
+           if threshold is not None and not sc["min"] <= threshold <= sc["max"]]
+    if bad:
+        raise ConfigError(f"--threshold {threshold} is outside the label scale(s) {', '.join(bad)}. "
+                          "Give a threshold inside every scale's range.")
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars and tuples as plain YAML-safe Python values (safe_dump refuses numpy types)."""
     if isinstance(value, dict):
@@ -60,7 +79,7 @@ def _plain(value: Any) -> Any:
 class ManifestDraft:
     """Recordings collected by one adapter for one dataset root."""
 
-    def __init__(self, dataset: str, root: Path, label_scales: dict[str, dict[str, float]]) -> None:
+    def __init__(self, dataset: str, root: Path, label_scales: dict[str, dict[str, Any]]) -> None:
         self.dataset = dataset
         self.root = root.resolve()
         self.label_scales = label_scales
@@ -90,6 +109,20 @@ class ManifestDraft:
 
     def note(self, message: str) -> None:
         self.notes.append(message)
+
+    def set_threshold_rule(self, threshold: float | None, inclusive: bool | None) -> None:
+        """Override every label scale's threshold and/or inclusive rule (None keeps the adapter's)."""
+        check_threshold_rule(self.label_scales, threshold)
+        for scale in self.label_scales.values():
+            if threshold is not None:
+                scale["threshold"] = float(threshold)
+            if inclusive is not None:
+                scale["threshold_inclusive"] = bool(inclusive)
+            scale.setdefault("threshold_inclusive", False)
+        rules = sorted({f"high = rating {'>=' if sc['threshold_inclusive'] else '>'} {sc.get('threshold', 'midpoint')}"
+                        for sc in self.label_scales.values()})
+        if rules:
+            self.note(f"binary labels: {'; '.join(rules)} (label_scales.*.threshold / threshold_inclusive).")
 
     def _data(self) -> dict[str, Any]:
         return _plain({"version": 1, "label_scales": self.label_scales,

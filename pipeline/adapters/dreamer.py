@@ -15,11 +15,11 @@ import numpy as np
 
 from pipeline.adapters import layouts as L
 from pipeline.adapters.containers import as_list, load_cached
-from pipeline.adapters.draft import ManifestDraft
+from pipeline.adapters.draft import ManifestDraft, rating_scales
 from pipeline.adapters.container_readers import dreamer_signal, dreamer_subjects
 from pipeline.errors import ExtractionError, ManifestError
 
-LABEL_SCALES = {name: {"min": 1.0, "max": 5.0, "threshold": 3.0} for name, _ in L.DREAMER_SCORES}
+LABEL_SCALES = rating_scales((name for name, _ in L.DREAMER_SCORES), 1, 5, threshold=L.DREAMER_THRESHOLD)
 SEX_CODES = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}   # covariate 'sex': 0 male, 1 female
 
 

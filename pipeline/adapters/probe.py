@@ -56,24 +56,34 @@ def read_status(path: Path) -> StatusTrack:
     return StatusTrack(codes=codes, sfreq=float(raw.info["sfreq"]))
 
 
-def video_duration_s(path: Path) -> float:
-    """Length of a video's first video stream in seconds."""
+def media_duration_s(path: Path, kind: str = "video") -> float:
+    """Length in seconds of a media file's first ``kind`` ("video" or "audio") stream."""
     import av
 
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
+            streams = container.streams.video if kind == "video" else container.streams.audio
+            if not streams:
+                raise ExtractionError(f"{path}: no {kind} stream in the file.")
+            stream = streams[0]
             if stream.duration and stream.time_base:
                 return float(stream.duration * stream.time_base)
             if container.duration:
                 return container.duration / 1_000_000
-            rate = float(stream.average_rate or stream.guessed_rate or 0)
+            rate = float(getattr(stream, "average_rate", None) or getattr(stream, "guessed_rate", None) or 0)
             frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
             if rate > 0 and frames:
                 return frames / rate
+    except ExtractionError:
+        raise
     except Exception as e:  # PyAV raises its own FFmpegError family
-        raise ExtractionError(f"{path}: not a readable video ({type(e).__name__}: {e}).") from e
-    raise ExtractionError(f"{path}: video length unknown (no duration, rate or frames in the container).")
+        raise ExtractionError(f"{path}: not a readable {kind} file ({type(e).__name__}: {e}).") from e
+    raise ExtractionError(f"{path}: {kind} length unknown (no duration, rate or frames in the container).")
+
+
+def video_duration_s(path: Path) -> float:
+    """Length of a video's first video stream in seconds."""
+    return media_duration_s(path, "video")
 
 
 def duration_mismatch(video_s: float, expected_s: float) -> bool:

@@ -97,7 +97,7 @@ class EEGPreprocess(BaseExtractor):
         if flat and cfg.flat_policy == "reject":
             raise ExtractionError(f"{where}: flat channel(s) {flat} (std < {cfg.flat_uv} µV). Remove them from "
                                   "'channels' in the manifest or use --flat-policy keep.")
-        preprocess_raw(raw, cfg)
+        preprocess_raw(raw, cfg, notch_hz=notch_frequencies(cfg, stream))
         data = (raw.get_data().T * 1e6).astype(np.float32)  # (N, C) µV
         times = raw.times + stream.offset_s
         return FeatureArrays(times_s=times, arrays={"data": data},
@@ -105,13 +105,34 @@ class EEGPreprocess(BaseExtractor):
                                     "source_sfreq": float(raw.info.get("sfreq")), "flat_channels": flat})
 
 
-def preprocess_raw(raw, cfg: EEGConfig) -> None:
-    """Filter, notch, re-reference and resample an MNE Raw in place (MNE defaults otherwise)."""
+def notch_frequencies(cfg: EEGConfig, stream: Stream) -> tuple[float, ...]:
+    """The notch frequencies for one recording (Hz).
+
+    A stream that states its mains frequency (``options.line_freq_hz``, e.g. BIDS
+    PowerLineFrequency) gets that frequency and its harmonics, as many as ``cfg.notch_hz`` lists
+    (default: one), so 60 Hz recordings are not notched at 50 Hz; otherwise ``cfg.notch_hz``.
+    """
+    line = stream.options.get("line_freq_hz")
+    if line is None or not cfg.notch_hz:
+        return cfg.notch_hz
+    try:
+        line = float(line)
+    except (TypeError, ValueError):
+        line = -1.0
+    if not line > 0:
+        raise ExtractionError(f"{stream.path}: options.line_freq_hz must be a positive number of Hz, got "
+                              f"{stream.options['line_freq_hz']!r}. Fix it in the manifest (usually 50 or 60).")
+    return tuple(line * (k + 1) for k in range(len(cfg.notch_hz)))
+
+
+def preprocess_raw(raw, cfg: EEGConfig, notch_hz: tuple[float, ...] | None = None) -> None:
+    """Filter, notch (``notch_hz``, default ``cfg.notch_hz``), re-reference and resample an MNE Raw
+    in place (MNE defaults otherwise)."""
     nyq = raw.info["sfreq"] / 2
     h_freq = cfg.h_freq if cfg.h_freq is not None and cfg.h_freq < nyq else None
     if cfg.l_freq is not None or h_freq is not None:
         raw.filter(cfg.l_freq, h_freq, verbose="ERROR")
-    notches = [f for f in cfg.notch_hz if f < nyq - 1]
+    notches = [f for f in (cfg.notch_hz if notch_hz is None else notch_hz) if f < nyq - 1]
     if notches:
         raw.notch_filter(notches, verbose="ERROR")
     if cfg.reference == "average":

@@ -221,8 +221,14 @@ MAHNOB_SECONDS = 6.0
 
 
 def write_mahnob_session(root: Path, session: int, subject: int, trial: int, sfreq: int = 256, seed: int = 0,
-                         video_seconds: float | None = None, felt: bool = True) -> Path:
-    """Sessions/<n>/session.xml + Part_<s>_S_Trial<k>_emotion.bdf (30 s around the stimulus, shrunk to 2 s)."""
+                         video_seconds: float | None = None, felt: bool = True, neutral: bool = False,
+                         cut_len_s: float | None = MAHNOB_SECONDS, listed_video: str | None = None) -> Path:
+    """Sessions/<n>/session.xml + Part_<s>_{S|N}_Trial<k>_emotion.bdf with a Status span of
+    MAHNOB_SECONDS after a 2 s lead-in and before a 2 s tail (30 s each in MAHNOB-HCI), and the
+    'C1 trigger' face video and audio covering the Status span (bob.db.hci_tagging's timeline).
+
+    ``listed_video``: the video file name session.xml lists, when it differs from the file on disk.
+    """
     rng = np.random.default_rng(seed + session)
     folder = root / "Sessions" / str(session)
     folder.mkdir(parents=True, exist_ok=True)
@@ -232,28 +238,35 @@ def write_mahnob_session(root: Path, session: int, subject: int, trial: int, sfr
     data = np.vstack([eeg_uv(rng, 32, n, sfreq), ecg_uv(rng, n, sfreq), ecg_uv(rng, n, sfreq), ecg_uv(rng, n, sfreq),
                       rng.normal(0, 5, (3, n))])
     status = np.full(n, 1 << 20)
-    status[int(pre * sfreq):int((pre + MAHNOB_SECONDS) * sfreq)] |= 1  # stimulus span marked on Status
-    bdf = f"Part_{subject}_S_Trial{trial}_emotion.bdf"
+    status[int(pre * sfreq):int((pre + MAHNOB_SECONDS) * sfreq)] |= 1  # camera/stimulus span marked on Status
+    bdf = f"Part_{subject}_{'N' if neutral else 'S'}_Trial{trial}_emotion.bdf"
     write_bdf(folder / bdf, names, data, sfreq, status)
     video = f"P{subject}-Rec1-2009.07.09.17.53.46_C1 trigger _C_Section_{session}.avi"
-    write_video(folder / video, video_seconds if video_seconds is not None else 2 * pre + MAHNOB_SECONDS)
+    write_video(folder / video, video_seconds if video_seconds is not None else MAHNOB_SECONDS)
     audio = f"P{subject}-Rec1-2009.07.09.17.53.46_Audio_Section_{session}.wav"
     sr = 8000
-    tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(int((2 * pre + MAHNOB_SECONDS) * sr)) / sr)
+    tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(int(MAHNOB_SECONDS * sr)) / sr)
     soundfile.write(folder / audio, tone, sr)
-    felt_attrs = 'feltEmo="1" feltArsl="7" feltVlnc="3" feltCtrl="5" feltPred="4" ' if felt else ""
+    felt_attrs = 'feltEmo="1" feltArsl="7" feltVlnc="3" feltCtrl="5" feltPred="4" ' if felt and not neutral else ""
+    cut = f'cutLenSec="{cut_len_s}" ' if cut_len_s is not None else ""
     (folder / "session.xml").write_text(
         f'<?xml version="1.0" encoding="utf-8"?>\n<session cutNum="{trial}" sessionId="{session}" '
-        f'mediaFile="{50 + trial}.avi" isStim="1" {felt_attrs}>\n  <subject id="{subject}" />\n'
-        f'  <track type="Video" id="1" filename="{video}" />\n'
+        f'mediaFile="{50 + trial}.avi" {cut}isStim="{0 if neutral else 1}" {felt_attrs}>\n'
+        f'  <subject id="{subject}" />\n'
+        f'  <track type="Video" id="1" filename="{listed_video or video}" />\n'
         f'  <track type="Physiological" id="2" filename="{bdf}" />\n'
         f'  <track type="Audio" id="3" filename="{audio}" />\n</session>\n')
     return folder
 
 
 # ----------------------------------------------------------------------------------------- BIDS
-def write_bids(root: Path, subjects: tuple[str, ...] = ("01", "02"), seconds: float = 20.0, seed: int = 0) -> Path:
-    """An EEG-BIDS folder written by mne-bids (EDF): 14 EEG + 1 ECG channel, two 6 s 'film' events."""
+def write_bids(root: Path, subjects: tuple[str, ...] = ("01", "02"), seconds: float = 20.0, seed: int = 0,
+               line_freq: float = 50, bads: tuple[str, ...] = (), hum_uv: float = 0.0) -> Path:
+    """An EEG-BIDS folder written by mne-bids (EDF): 14 EEG + 1 ECG channel, two 6 s 'film' events.
+
+    ``line_freq`` goes to the sidecar's PowerLineFrequency, ``bads`` to channels.tsv status 'bad',
+    ``hum_uv`` adds mains hum of that amplitude at ``line_freq`` to the EEG.
+    """
     import mne
     from mne_bids import BIDSPath, write_raw_bids
 
@@ -261,13 +274,14 @@ def write_bids(root: Path, subjects: tuple[str, ...] = ("01", "02"), seconds: fl
     sfreq = 128.0
     n = int(seconds * sfreq)
     names = list(L.DREAMER_EEG_CHANNELS) + ["ECG"]
+    hum = hum_uv * np.sin(2 * np.pi * line_freq * np.arange(n) / sfreq)
     for i, sub in enumerate(subjects):
-        data = np.vstack([eeg_uv(rng, 14, n, sfreq), ecg_uv(rng, n, sfreq)]) * 1e-6
+        data = np.vstack([eeg_uv(rng, 14, n, sfreq) + hum, ecg_uv(rng, n, sfreq)]) * 1e-6
         raw = mne.io.RawArray(data, mne.create_info(names, sfreq, ["eeg"] * 14 + ["ecg"]), verbose="ERROR")
         raw.set_meas_date(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
-        raw.info["line_freq"] = 50
+        raw.info["line_freq"] = line_freq
+        raw.info["bads"] = list(bads)
         raw.info["subject_info"] = {"his_id": sub, "sex": 2 if i % 2 else 1, "birthday": datetime.date(1990, 1, 1)}
-        events = np.array([[int(2 * sfreq), 0, 1], [int(11 * sfreq), 0, 1], [int(18 * sfreq), 0, 2]])
         raw.set_annotations(mne.Annotations([2.0, 11.0, 18.0], [6.0, 6.0, 0.0], ["film", "film", "click"]))
         bp = BIDSPath(subject=sub, task="films", run="1", datatype="eeg", root=root)
         write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose=False)

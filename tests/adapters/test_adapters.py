@@ -18,32 +18,7 @@ from pipeline.errors import ConfigError, ExtractionError, ManifestError
 from pipeline.manifest import load_manifest
 from pipeline.signal_readers import read_raw
 from tests.adapters import fixtures as F
-
-
-def cli(*args: str) -> int:
-    from cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
-def from_dataset(dataset: str, root: Path, out: Path, capsys) -> tuple[int, str]:
-    code = cli("manifest", "from", dataset, root, "-o", out)
-    captured = capsys.readouterr()
-    return code, " ".join((captured.out + captured.err).split())  # undo rich's line wrapping
-
-
-def check_and_extract(manifest: Path, *kinds: str) -> None:
-    assert cli("manifest", "check", "-m", manifest) == 0
-    for kind in kinds:
-        assert cli("extract", kind, "-m", manifest, "--scheduler", "sync") == 0, kind
-
-
-def stream(manifest: Path, rid: str, name: str = "eeg"):
-    return load_manifest(manifest).by_id()[rid].streams[name]
+from tests.adapters.cli_helpers import check_and_extract, cli, from_dataset, stream
 
 
 # ---------------------------------------------------------------------------------------- DEAP
@@ -210,61 +185,6 @@ def test_amigos_missing_empty_and_known_incomplete(tmp_path: Path, capsys) -> No
     assert any("participant 8 is listed as incomplete" in e for e in report.excluded)
     assert not any("P08" in s and "trial 1" in s for s in report.skipped)
     assert report.recordings == 4 * 3 - 2 and cli("manifest", "check", "-m", out) == 0
-
-
-# ---------------------------------------------------------------------------------- MAHNOB-HCI
-def test_mahnob_end_to_end(tmp_path: Path, capsys) -> None:
-    root = tmp_path / "mahnob"
-    F.write_mahnob_session(root, session=2, subject=1, trial=1)
-    F.write_mahnob_session(root, session=4, subject=2, trial=2)
-    F.write_mahnob_session(root, session=5, subject=2, trial=3, felt=False)
-    out = tmp_path / "m.yaml"
-    code, text = from_dataset("mahnob", root, out, capsys)
-    assert code == 0 and "2 recordings" in text
-    rec = load_manifest(out).by_id()["mahnob-s02-4"]
-    assert rec.labels == {"valence": 3.0, "arousal": 7.0, "dominance": 5.0} and rec.trial == "m52"
-    assert rec.streams["eeg"].options["crop_s"] == pytest.approx([2.0, 8.0])
-    assert rec.streams["video"].options["crop_s"] == rec.streams["eeg"].options["crop_s"]
-    assert rec.streams["audio"].format == "wav" and rec.streams["audio"].options["crop_s"] == [2.0, 8.0]
-    raw = read_raw(rec.streams["eeg"])
-    assert raw.n_times == 6 * 256
-    report = build_manifest("mahnob", root, out)
-    assert report.excluded == ["Sessions/5: no felt ratings (not an emotion-elicitation session)."]
-    check_and_extract(out, "eeg", "ecg")
-
-
-def test_mahnob_problems(tmp_path: Path, capsys) -> None:
-    root = tmp_path / "mahnob"
-    F.write_mahnob_session(root, session=2, subject=1, trial=1)
-    F.write_mahnob_session(root, session=4, subject=1, trial=2, video_seconds=2.0)
-    bad = F.write_mahnob_session(root, session=6, subject=1, trial=3)
-    (bad / "Part_1_S_Trial3_emotion.bdf").write_bytes(b"\xffBIOSEMI broken")
-    (root / "Sessions" / "8").mkdir()
-    out = tmp_path / "m.yaml"
-    code, text = from_dataset("mahnob", root, out, capsys)
-    assert code == 1
-    assert "Sessions/8: no session.xml" in text
-    assert "Part_1_S_Trial3_emotion.bdf: not a readable BDF" in text
-    assert "_C_Section_4.avi: video lasts 2.0 s" in text
-    m = load_manifest(out)
-    assert sorted(r.id for r in m.recordings) == ["mahnob-s01-2", "mahnob-s01-4"]
-    assert "video" not in m.by_id()["mahnob-s01-4"].streams
-
-
-# ---------------------------------------------------------------------------------------- BIDS
-def test_bids_files_and_events_as_trials(tmp_path: Path, capsys) -> None:
-    root = F.write_bids(tmp_path / "bids")
-    out = tmp_path / "m.yaml"
-    code, text = from_dataset("bids", root, out, capsys)
-    assert code == 0 and "2 recordings" in text
-    rec = load_manifest(out).by_id()["sub-02_task-films_run-1"]
-    assert rec.covariates == {"age": 30.0, "sex": 1.0} and rec.streams["ecg"].channels == ("ECG",)
-    check_and_extract(out, "eeg", "ecg")
-    report = build_manifest("bids", root, out, trial_types=("film",))
-    assert report.recordings == 4 and not report.skipped
-    film = load_manifest(out).by_id()["sub-01_task-films_run-1_ev002"]
-    assert film.streams["eeg"].options["crop_s"] == pytest.approx([11.0, 17.0])
-    assert read_raw(film.streams["eeg"]).n_times == 6 * 128
 
 
 # ---------------------------------------------------------------------------------------- misc

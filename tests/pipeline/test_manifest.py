@@ -76,3 +76,32 @@ def test_not_a_mapping_is_a_clear_error(tmp_path: Path) -> None:
     p.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ManifestError, match="expected a mapping"):
         load_manifest(p)
+
+
+def test_label_scale_threshold_rule(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from fusion.batches import encode_labels
+    from pipeline.manifest import LabelScale
+
+    exclusive, inclusive = LabelScale(min=1, max=5, threshold=3), LabelScale(min=1, max=5, threshold=3, threshold_inclusive=True)
+    assert [exclusive.binarize(v) for v in (2, 3, 4)] == [0.0, 0.0, 1.0]
+    assert [inclusive.binarize(v) for v in (2, 3, 4)] == [0.0, 1.0, 1.0]
+    assert inclusive.binarize(4, threshold=4) == 1.0 and exclusive.binarize(4, threshold=4) == 0.0
+    assert LabelScale(min=1, max=9).binarize(5) == 0.0   # no threshold: the midpoint, exclusive
+    # stage two binarises through the scale, so the manifest's rule reaches the training targets
+    ws = SimpleNamespace(features=[SimpleNamespace(rec=SimpleNamespace(labels={"valence": 3.0}))])
+    y_ex, _ = encode_labels(ws, ("valence",), "binary", {"valence": exclusive}, {})
+    y_in, _ = encode_labels(ws, ("valence",), "binary", {"valence": inclusive}, {})
+    assert (y_ex[0, 0], y_in[0, 0]) == (0.0, 1.0)
+
+
+def test_threshold_inclusive_in_yaml_and_typos_rejected(tmp_path: Path) -> None:
+    write_eeg_edf(tmp_path / "a.edf")
+    rec = [{"id": "r", "subject": "s", "labels": {"valence": 5}, "modalities": {"eeg": {"path": "a.edf"}}}]
+    m = write_manifest(tmp_path / "m.yaml", rec, {"valence": {"min": 1, "max": 9, "threshold": 5,
+                                                              "threshold_inclusive": True}})
+    assert load_manifest(m).label_scales["valence"].binarize(5) == 1.0
+    bad = write_manifest(tmp_path / "bad.yaml", rec, {"valence": {"min": 1, "max": 9, "threshold_inclusve": True}})
+    with pytest.raises(ManifestError, match="threshold_inclusve"):
+        load_manifest(bad)
