@@ -34,7 +34,8 @@ class AudioConfig:
     """Settings of the "audio" extractor (all of them enter the cache fingerprint).
 
     sr: analysis rate (Hz) every input is resampled to. hop_s: frame hop (s); hop_s * sr must be
-    a whole number of samples. f0_floor_hz / f0_ceiling_hz, voicing_threshold, octave_cost,
+    a whole number of samples (the extractor resamples once, to sr; ``frame_features`` itself
+    accepts any rate). f0_floor_hz / f0_ceiling_hz, voicing_threshold, octave_cost,
     silence_threshold: Praat pitch tracker settings (see ``pipeline.audio.voice.PitchSettings``).
     window_s: energy/spectral window (s). voice_window_s: window for jitter and shimmer (s).
     vad_range_db: speech is within this many dB of the loud level. min_pause_s: shortest pause.
@@ -97,7 +98,7 @@ class AudioExtractor(BaseExtractor):
 
     name: ClassVar[str] = "audio"
     modality: ClassVar[str] = "audio"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: Praat padding fixed (issue 14); frames at 44.1 kHz moved slightly
     config_type: ClassVar[type] = AudioConfig
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "praat-parselmouth", "soxr", "soundfile", "av")
 

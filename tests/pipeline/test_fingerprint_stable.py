@@ -16,7 +16,10 @@ from pipeline.fingerprint import fingerprint
 from pipeline.run import build_extractor, plan_identity
 from pipeline.video.video_config import VideoConfig
 
-RECORDED = {"eeg": "9ece4e2b827e", "ecg": "752255b9e8b7", "audio": "638154768c87",
+RECORDED = {"eeg": "9ece4e2b827e", "ecg": "752255b9e8b7",
+            # deliberate bump, issue 14: audio version 1 -> 2 (Praat padding fix moves frames at
+            # 44.1 kHz slightly); was 638154768c87
+            "audio": "ca5a0aa9c64c",
             "vivit": "ac34b07870e9", "clip": "7d82d7028d43", "timesformer": "f4535eba7bfa"}
 
 
