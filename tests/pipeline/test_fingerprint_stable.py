@@ -16,7 +16,9 @@ from pipeline.fingerprint import fingerprint
 from pipeline.run import build_extractor, plan_identity
 from pipeline.video.video_config import VideoConfig
 
-RECORDED = {"eeg": "9ece4e2b827e", "ecg": "752255b9e8b7",
+RECORDED = {# deliberate bump, issue 14: eeg version 1 -> 2 (source_sfreq now the file's rate); was 9ece4e2b827e
+            "eeg": "31bd7635443b",
+            "ecg": "752255b9e8b7",
             # deliberate bump, issue 14: audio version 1 -> 2 (Praat padding fix moves frames at
             # 44.1 kHz slightly); was 638154768c87
             "audio": "ca5a0aa9c64c",
