@@ -321,7 +321,7 @@ def test_segment_intervals_follow_the_recording_grid() -> None:
     np.testing.assert_allclose(segment_intervals(1.0, 2.5, 2.0), [[1, 2], [2, 3.5]])
 
 
-@pytest.mark.parametrize("bad", [dict(sr=4000), dict(hop_s=0.0101), dict(f0_floor_hz=500, f0_ceiling_hz=100),
+@pytest.mark.parametrize("bad", [dict(sr=4000), dict(hop_s=0.0101), dict(hop_s=0.000125), dict(f0_floor_hz=500, f0_ceiling_hz=100),
                                  dict(level="word"), dict(segment_s=0), dict(voicing_threshold=1.5)])
 def test_config_validation(bad: dict) -> None:
     with pytest.raises(ConfigError, match="audio config"):
