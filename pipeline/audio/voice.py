@@ -6,15 +6,16 @@ real time, where ``librosa.pyin`` at defaults is less accurate and about 10x rea
 ``bench/audio_pitch.py``). Praat computes: F0, the voicing candidates' strengths (voicing
 probability, HNR) and the glottal pulses (jitter, shimmer). Numpy computes everything derived.
 
-Frame convention shared by every audio feature: frame ``k`` is centred at ``k * hop_s`` seconds
-from the first sample (sample ``n`` sits at ``n / sr``), for ``k = 0 .. (N - 1) // hop``; windows
-that reach past either end see zeros. The Praat analysis is padded so its frames fall exactly on
-this grid, so no feature is interpolated in time.
+Frame convention shared by every audio feature (``pipeline.audio.grid``): frame ``k`` is centred
+at ``k * hop_s`` seconds from the first sample, ``floor((N - 1) / (sr * hop_s)) + 1`` frames;
+windows that reach past either end see zeros. Any rate >= 8 kHz works: where ``hop_s`` is not a
+whole number of samples (22,050 Hz at 10 ms) the signal is resampled to the nearest rate above
+where it is. The Praat analysis is padded so its frames fall exactly on this grid, so no feature
+is interpolated in time.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ import parselmouth  # imported here, not lazily: concurrent first imports from D
 from parselmouth.praat import call
 
 from pipeline.audio.activity import speech_mask
+from pipeline.audio.grid import AnalysisSignal, praat_padding, to_analysis_rate
 from pipeline.audio.spectral import SPECTRAL_NAMES, spectral_features
 
 SEMITONE_REF_HZ = 27.5           # eGeMAPS: F0 semitones relative to 27.5 Hz (A0)
@@ -64,54 +66,38 @@ class PitchTrack:
     pulses_s: np.ndarray
 
 
-def n_frames(n_samples: int, hop: int) -> int:
-    """Number of grid frames for ``n_samples`` at a hop of ``hop`` samples (0 for no samples)."""
-    return 0 if n_samples <= 0 else (n_samples - 1) // hop + 1
-
-
-def _hop_samples(sr: int, hop_s: float) -> int:
-    hop = int(round(hop_s * sr))
-    if hop < 1 or abs(hop - hop_s * sr) > 1e-6:
-        raise ValueError(f"hop_s={hop_s} s is not a whole number of samples at {sr} Hz; "
-                         "pick a hop with hop_s * sr integral")
-    return hop
-
-
-def _praat_sound(y: np.ndarray, sr: int, hop: int, window_s: float):
-    """Zero-pad ``y`` so Praat's short-term frames land exactly on ``k * hop`` samples.
-
-    Praat centres its frames in the sound: with ``nx`` samples, the first frame is at
-    ``x1 - dx/2 + (nx*dx - (n-1)*dt) / 2``. Choosing ``nx = 2L + 1 + (F-1) * hop`` samples with L
-    samples before the signal and a start time of ``-(L + 0.5)/sr`` puts frame 0 at time 0 and
-    gives exactly F frames, because ``(2L + 1)/sr`` is at least, and less than one hop above, the
-    window length.
-    """
-    n = len(y)
-    F = n_frames(n, hop)
-    L = max(0, math.ceil((window_s * sr - 1) / 2))
-    nx = 2 * L + 1 + (F - 1) * hop
+def _praat_sound(sig: AnalysisSignal, window_s: float):
+    """``sig`` zero-padded (``grid.praat_padding``) as a Praat Sound whose analysis frames are
+    exactly the grid's ``sig.n_frames`` frames, frame 0 at time 0."""
+    L = praat_padding(window_s * sig.sr)
+    nx = 2 * L + 1 + (sig.n_frames - 1) * sig.hop
     padded = np.zeros(nx)
-    keep = min(n, nx - L)  # samples past the last frame's window cannot change any frame
-    padded[L:L + keep] = y[:keep]
-    return parselmouth.Sound(padded, sampling_frequency=sr, start_time=-(L + 0.5) / sr), F
+    keep = min(len(sig.y), nx - L)  # samples past the last frame's window cannot change any frame
+    padded[L:L + keep] = sig.y[:keep]
+    return parselmouth.Sound(padded, sampling_frequency=sig.sr, start_time=-(L + 0.5) / sig.sr)
 
 
 def analyse_pitch(y: np.ndarray, sr: int, hop_s: float = 0.01, settings: PitchSettings = PitchSettings()) -> PitchTrack:
     """Run Praat's autocorrelation tracker and pulse finder on ``y`` (mono, any rate >= 8 kHz)."""
-    hop = _hop_samples(sr, hop_s)
-    F = n_frames(len(y), hop)
+    return _analyse(to_analysis_rate(y, sr, hop_s), settings)
+
+
+def _analyse(sig: AnalysisSignal, settings: PitchSettings) -> PitchTrack:
+    """``analyse_pitch`` on a signal already at its analysis rate."""
+    F = sig.n_frames
     if F == 0:
         empty = np.zeros(0)
         return PitchTrack(empty, empty, empty.astype(bool), empty, empty, empty)
-    sound, F = _praat_sound(np.asarray(y, dtype=np.float64), sr, hop, 3.0 / settings.floor_hz)
-    pitch = sound.to_pitch_ac(time_step=hop / sr, pitch_floor=settings.floor_hz,
+    sound = _praat_sound(sig, 3.0 / settings.floor_hz)
+    pitch = sound.to_pitch_ac(time_step=sig.hop / sig.sr, pitch_floor=settings.floor_hz,
                               max_number_of_candidates=settings.max_candidates,
                               silence_threshold=settings.silence_threshold,
                               voicing_threshold=settings.voicing_threshold, octave_cost=settings.octave_cost,
                               octave_jump_cost=settings.octave_jump_cost,
                               voiced_unvoiced_cost=settings.voiced_unvoiced_cost, pitch_ceiling=settings.ceiling_hz)
-    if pitch.get_number_of_frames() != F or abs(pitch.xs()[0]) > 1e-9:  # guard the padding arithmetic
-        raise RuntimeError(f"Praat frame grid mismatch: {pitch.get_number_of_frames()} frames from {pitch.xs()[0]} s")
+    if pitch.get_number_of_frames() != F or abs(pitch.xs()[0]) > 1e-9:  # a bug in grid.praat_padding, not bad input
+        raise RuntimeError(f"Praat frame grid mismatch: {pitch.get_number_of_frames()} frames from {pitch.xs()[0]} s "
+                           f"(expected {F} from 0 s at {sig.sr} Hz); please report it")
     selected = pitch.selected_array
     f0 = np.nan_to_num(selected["frequency"], nan=0.0)
     voiced = f0 > 0
@@ -125,13 +111,14 @@ def analyse_pitch(y: np.ndarray, sr: int, hop_s: float = 0.01, settings: PitchSe
         point_process = call([sound, pitch], "To PointProcess (cc)")
         if call(point_process, "Get number of points") > 0:
             pulses = np.asarray(call(point_process, "To Matrix").values[0], dtype=np.float64)
-    return PitchTrack(np.arange(F) * (hop / sr), f0, voiced, prob, np.where(voiced, strength, 0.0), pulses)
+    return PitchTrack(sig.times_s, f0, voiced, prob, np.where(voiced, strength, 0.0), pulses)
 
 
 def track_pitch(y: np.ndarray, sr: int, hop_s: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """F0 of a mono signal: frame-centre times (s, from the first sample), F0 (Hz, 0 where
-    unvoiced) and the voiced flag, each of shape (F,). The tracker the audio extractor uses,
-    with its default settings (``PitchSettings()``)."""
+    """F0 of a mono signal at any rate >= 8 kHz: frame-centre times ``k * hop_s`` (s, from the
+    first sample), F0 (Hz, 0 where unvoiced) and the voiced flag, each of shape (F,) with
+    ``F = grid.frame_count(len(y), sr, hop_s)``. The tracker the audio extractor uses, with its
+    default settings (``PitchSettings()``)."""
     track = analyse_pitch(np.asarray(y, dtype=np.float64), sr, hop_s)
     return track.times_s, track.f0_hz, track.voiced
 
@@ -249,12 +236,12 @@ def frame_features(y: np.ndarray, sr: int, hop_s: float = 0.01, pitch: PitchSett
                    window_s: float = 0.025, voice_window_s: float = 0.06, vad_range_db: float = 35.0,
                    min_pause_s: float = 0.15) -> FrameFeatures:
     """Every audio frame feature (``FRAME_NAMES``) of a mono signal on the shared frame grid."""
-    y = np.asarray(y, dtype=np.float64)
-    track = analyse_pitch(y, sr, hop_s, pitch)
-    F, hop = len(track.times_s), _hop_samples(sr, hop_s)
+    sig = to_analysis_rate(y, sr, hop_s)
+    track = _analyse(sig, pitch)
+    F = sig.n_frames
     st = semitones(track.f0_hz)
-    jit, shim = jitter_shimmer(y, sr, track, voice_window_s, max(0.02, 1.0 / pitch.floor_hz))
-    spectral = spectral_features(y, sr, hop, F, window_s)
+    jit, shim = jitter_shimmer(sig.y, sig.sr, track, voice_window_s, max(0.02, 1.0 / pitch.floor_hz))
+    spectral = spectral_features(sig.y, sig.sr, sig.hop, F, window_s)
     speech = speech_mask(spectral[:, SPECTRAL_NAMES.index("rms_db")], track.voiced, hop_s, vad_range_db, min_pause_s)
     cols = [track.f0_hz, st, track.voicing_prob, track.voiced.astype(np.float64),
             f0_delta(st, track.voiced, hop_s), jit, shim, hnr_db(track.strength, track.voiced)]

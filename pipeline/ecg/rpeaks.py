@@ -355,13 +355,18 @@ def template_correlation(windows: np.ndarray) -> np.ndarray:
 
 
 def hrv_summary(rr_s: np.ndarray, min_hr_bpm: float, max_hr_bpm: float) -> dict[str, float]:
-    """Mean HR (bpm), SDNN and RMSSD (ms) over consecutive RR intervals in the plausible HR range
-    (an interval spanning a signal gap or a missed beat would otherwise dominate SDNN)."""
-    rr = rr_s[(rr_s >= 60.0 / max_hr_bpm) & (rr_s <= 60.0 / min_hr_bpm)]
+    """Mean HR (bpm), SDNN and RMSSD (ms) of the NN intervals: the RR intervals (consecutive, in s)
+    within the plausible HR range, since one spanning a signal gap or a missed beat would dominate
+    SDNN. RMSSD takes only differences of intervals that were adjacent in ``rr_s``: two intervals on
+    either side of a dropped one were never successive. Same numbers as NeuroKit2's ``hrv_time`` on
+    the intervals with the dropped ones marked missing, without its 10 ms adjacency tolerance."""
+    rr_s = np.asarray(rr_s, dtype=np.float64)
+    keep = (rr_s >= 60.0 / max_hr_bpm) & (rr_s <= 60.0 / min_hr_bpm)
+    rr, successive = rr_s[keep], np.diff(rr_s)[keep[1:] & keep[:-1]]
     if rr.size < 2:
         return {"mean_hr_bpm": float("nan"), "sdnn_ms": float("nan"), "rmssd_ms": float("nan")}
-    return {"mean_hr_bpm": float(60.0 / rr.mean()), "sdnn_ms": float(1000 * rr.std(ddof=1)),
-            "rmssd_ms": float(1000 * np.sqrt(np.mean(np.diff(rr) ** 2)))}
+    rmssd = float(1000 * np.sqrt(np.mean(successive ** 2))) if successive.size else float("nan")
+    return {"mean_hr_bpm": float(60.0 / rr.mean()), "sdnn_ms": float(1000 * rr.std(ddof=1)), "rmssd_ms": rmssd}
 
 
 def extract_beats(signal: np.ndarray, fs: float, method: str = "pantompkins1985", *, pre_s: float = 0.25,

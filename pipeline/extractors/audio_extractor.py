@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pipeline.audio.voice import FRAME_NAMES, VOICED_ONLY, PitchSettings, frame_features
+from pipeline.audio.grid import MIN_HOP_SAMPLES
 from pipeline.audio.activity import FUNCTIONALS, PAUSE_NAMES, pause_stats, segment_features, segment_intervals
 from pipeline.audio.loading import MIN_INPUT_SR, crop_audio, load_audio
 from pipeline.errors import ConfigError, ExtractionError
@@ -34,7 +35,8 @@ class AudioConfig:
     """Settings of the "audio" extractor (all of them enter the cache fingerprint).
 
     sr: analysis rate (Hz) every input is resampled to. hop_s: frame hop (s); hop_s * sr must be
-    a whole number of samples. f0_floor_hz / f0_ceiling_hz, voicing_threshold, octave_cost,
+    a whole number of samples (the extractor resamples once, to sr; ``frame_features`` itself
+    accepts any rate). f0_floor_hz / f0_ceiling_hz, voicing_threshold, octave_cost,
     silence_threshold: Praat pitch tracker settings (see ``pipeline.audio.voice.PitchSettings``).
     window_s: energy/spectral window (s). voice_window_s: window for jitter and shimmer (s).
     vad_range_db: speech is within this many dB of the loud level. min_pause_s: shortest pause.
@@ -61,6 +63,8 @@ class AudioConfig:
             problems.append(f"sr={self.sr}: must be an integer >= {MIN_INPUT_SR} Hz")
         elif not 0 < self.hop_s <= 0.1 or abs(self.hop_s * self.sr - round(self.hop_s * self.sr)) > 1e-6:
             problems.append(f"hop_s={self.hop_s}: must be in (0, 0.1] s and a whole number of samples at sr={self.sr}")
+        elif self.hop_s * self.sr < MIN_HOP_SAMPLES - 1e-6:
+            problems.append(f"hop_s={self.hop_s}: under {MIN_HOP_SAMPLES} samples at sr={self.sr}; use at least 1 ms")
         if not 20 <= self.f0_floor_hz < self.f0_ceiling_hz:
             problems.append(f"f0 range [{self.f0_floor_hz}, {self.f0_ceiling_hz}] Hz: need 20 <= floor < ceiling")
         elif isinstance(self.sr, int) and self.f0_ceiling_hz > self.sr / 2:
@@ -97,7 +101,7 @@ class AudioExtractor(BaseExtractor):
 
     name: ClassVar[str] = "audio"
     modality: ClassVar[str] = "audio"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: Praat padding fixed (issue 14); frames at 44.1 kHz moved slightly
     config_type: ClassVar[type] = AudioConfig
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "praat-parselmouth", "soxr", "soundfile", "av")
 

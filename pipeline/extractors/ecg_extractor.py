@@ -93,7 +93,7 @@ class ECGBeats(BaseExtractor):
 
     name: ClassVar[str] = "ecg"
     modality: ClassVar[str] = "ecg"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: RMSSD only over truly successive NN intervals (issue 14)
     config_type: ClassVar[type] = ECGConfig
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "scipy", "neurokit2", "mne", "wfdb")
 

@@ -73,7 +73,7 @@ class EEGPreprocess(BaseExtractor):
 
     name: ClassVar[str] = "eeg"
     modality: ClassVar[str] = "eeg"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: source_sfreq is the file's rate, not the target rate (issue 14)
     config_type: ClassVar[type] = EEGConfig
     libraries: ClassVar[tuple[str, ...]] = ("mne", "numpy", "scipy")
 
@@ -83,6 +83,7 @@ class EEGPreprocess(BaseExtractor):
     def extract(self, recording: Recording, stream: Stream) -> FeatureArrays:
         cfg: EEGConfig = self.config
         raw = read_raw(stream)
+        source_sfreq = float(raw.info["sfreq"])  # the file's own rate, before preprocess_raw resamples
         where = str(stream.path)
         names = pick_channels(raw, stream, default_types=("eeg",))
         raw.pick(names)
@@ -102,7 +103,7 @@ class EEGPreprocess(BaseExtractor):
         times = raw.times + stream.offset_s
         return FeatureArrays(times_s=times, arrays={"data": data},
                              attrs={"sfreq": float(raw.info["sfreq"]), "ch_names": list(raw.ch_names),
-                                    "source_sfreq": float(raw.info.get("sfreq")), "flat_channels": flat})
+                                    "source_sfreq": source_sfreq, "flat_channels": flat})
 
 
 def notch_frequencies(cfg: EEGConfig, stream: Stream) -> tuple[float, ...]:

@@ -38,7 +38,7 @@ class WeightsSource:
 
 def _missing(encoder: str, hub_id: str, why: str) -> WeightsError:
     return WeightsError(f"weights for video encoder '{encoder}' are not available offline: {why}. Download them once "
-                        f"(huggingface-cli download {hub_id}), pass --weights PATH to a local copy, "
+                        f"(hf download {hub_id}), pass --weights PATH to a local copy, "
                         "or use --random-init for a random-weight run.")
 
 

@@ -86,18 +86,13 @@ def test_track_pitch_follows_contour_and_voicing() -> None:
     assert np.all(f0[~v] == 0)
 
 
-@pytest.mark.parametrize("sr", [8000, 44100])
+@pytest.mark.parametrize("sr", [8000, 11025, 22050, 44100])
 def test_track_pitch_tone_at_other_rates(sr: int) -> None:
     t = np.arange(sr) / sr
     y = 0.5 * np.sin(2 * np.pi * 200 * t) + 0.2 * np.sin(2 * np.pi * 400 * t)
     times, f0, v = track_pitch(y, sr)
     inner = (times > 0.05) & (times < 0.95)
     assert v[inner].all() and np.abs(f0[inner] / 200 - 1).max() < 0.01
-
-
-def test_track_pitch_rejects_fractional_hop() -> None:
-    with pytest.raises(ValueError, match="whole number of samples"):
-        track_pitch(np.zeros(1000), 22050, hop_s=0.01)
 
 
 # ---------------------------------------------------------------- energy, jitter, shimmer
@@ -326,7 +321,7 @@ def test_segment_intervals_follow_the_recording_grid() -> None:
     np.testing.assert_allclose(segment_intervals(1.0, 2.5, 2.0), [[1, 2], [2, 3.5]])
 
 
-@pytest.mark.parametrize("bad", [dict(sr=4000), dict(hop_s=0.0101), dict(f0_floor_hz=500, f0_ceiling_hz=100),
+@pytest.mark.parametrize("bad", [dict(sr=4000), dict(hop_s=0.0101), dict(hop_s=0.000125), dict(f0_floor_hz=500, f0_ceiling_hz=100),
                                  dict(level="word"), dict(segment_s=0), dict(voicing_threshold=1.5)])
 def test_config_validation(bad: dict) -> None:
     with pytest.raises(ConfigError, match="audio config"):

@@ -152,6 +152,42 @@ def test_beat_windows_shape_and_alignment() -> None:
     assert beats.summary["rmssd_ms"] == pytest.approx(1000 * np.sqrt(np.mean(np.diff(true_rr) ** 2)), rel=0.15)
 
 
+def test_rmssd_skips_differences_across_a_dropped_interval() -> None:
+    """Regression (issue 14): an out-of-range interval (5 s, a signal gap) is dropped, and the
+    intervals on either side of it were never successive, so their difference is not in RMSSD
+    (the old code took it: 105 ms instead of 20 ms)."""
+    from pipeline.ecg.rpeaks import hrv_summary
+
+    out = hrv_summary(np.array([0.80, 0.82, 5.0, 1.00, 1.02]), 25.0, 300.0)
+    assert out["rmssd_ms"] == pytest.approx(20.0)
+    assert out["sdnn_ms"] == pytest.approx(1000 * np.std([0.80, 0.82, 1.00, 1.02], ddof=1))
+    assert out["mean_hr_bpm"] == pytest.approx(60 / 0.91)
+    assert np.isnan(hrv_summary(np.array([0.8, 5.0, 0.9]), 25.0, 300.0)["rmssd_ms"])  # no adjacent pair
+
+
+@pytest.mark.parametrize("record,min_hr,max_hr", [("201", 25.0, 300.0),   # default range: 2 intervals out
+                                                  ("106", 40.0, 120.0)])  # PVC bigeminy: 179 out
+def test_hrv_summary_matches_neurokit2_on_mitdb(record: str, min_hr: float, max_hr: float) -> None:
+    """On a DS1 record's annotated beats: NeuroKit2's ``hrv_time`` on the same RR series with the
+    out-of-range intervals marked missing (NaN) gives the same SDNN, RMSSD and mean HR."""
+    import neurokit2 as nk
+
+    from pipeline.ecg.rpeaks import hrv_summary
+
+    wfdb = pytest.importorskip("wfdb")
+    ann = wfdb.rdann(str(_data_root() / "ecg" / "mitdb" / record), "atr")
+    beats = np.asarray(ann.sample)[[s in AAMI_BEATS for s in ann.symbol]] / 360.0
+    rr = np.diff(beats)
+    out_of_range = (rr < 60 / max_hr) | (rr > 60 / min_hr)
+    assert out_of_range.any()
+    ours = hrv_summary(rr, min_hr, max_hr)
+    nn_ms = np.where(out_of_range, np.nan, 1000 * rr)
+    ref = nk.hrv_time({"RRI": nn_ms, "RRI_Time": beats[1:]}).iloc[0]
+    assert ours["rmssd_ms"] == pytest.approx(ref["HRV_RMSSD"], rel=1e-9)
+    assert ours["sdnn_ms"] == pytest.approx(ref["HRV_SDNN"], rel=1e-9)
+    assert ours["mean_hr_bpm"] == pytest.approx(60000 / ref["HRV_MeanNN"], rel=1e-9)
+
+
 def test_template_correlation_flags_the_odd_beat() -> None:
     w = np.tile(np.sin(np.linspace(0, 3, 50)), (12, 1)).astype(np.float32)
     w[2] = np.random.default_rng(0).normal(size=50)

@@ -34,6 +34,7 @@ def test_matches_mne_on_a_real_edf(real_data: Path) -> None:
 
     assert got.attrs["ch_names"] == ["Fc5.", "Fc3.", "Cz..", "Oz.."]
     assert got.attrs["sfreq"] == 100.0
+    assert got.attrs["source_sfreq"] == 128.0  # the EDF's own rate (was the target rate before issue 14)
     np.testing.assert_allclose(got.arrays["data"], expected, rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(got.times_s, raw.times + 1.5)
     assert np.all(np.diff(got.times_s) > 0)
@@ -84,3 +85,11 @@ def test_config_validation() -> None:
         EEGConfig(h_freq=80.0, sfreq=128.0)
     with pytest.raises(ConfigError, match="nan_policy"):
         EEGConfig(nan_policy="drop")
+
+
+def test_source_sfreq_is_the_files_rate(tmp_path: Path) -> None:
+    """Regression (issue 14): source_sfreq was read after resampling, so it always equalled sfreq."""
+    rec, stream = _rec(write_eeg_edf(tmp_path / "a.edf", sfreq=256.0))
+    out = EEGPreprocess(EEGConfig()).extract(rec, stream)
+    assert out.attrs["sfreq"] == 128.0 and out.arrays["data"].shape[0] == 6 * 128
+    assert out.attrs["source_sfreq"] == 256.0

@@ -320,8 +320,10 @@ def test_missing_weights_fail_up_front(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     extractor = get_extractor("timesformer")(VideoConfig())
     with pytest.raises(WeightsError, match=r"--weights.*facebook/timesformer-base-finetuned-k400|"
-                                           r"facebook/timesformer-base-finetuned-k400.*--weights"):
+                                           r"facebook/timesformer-base-finetuned-k400.*--weights") as err:
         extractor.weights_identity()
+    # the CLI that huggingface_hub installs today (issue 14: the message named huggingface-cli)
+    assert "(hf download facebook/timesformer-base-finetuned-k400)" in str(err.value)
     with pytest.raises(WeightsError, match="--weights"):
         extractor.check_ready()
     with pytest.raises(WeightsError, match="--weights"):
