@@ -47,6 +47,9 @@ def metric_value(name: str, y: np.ndarray, score: np.ndarray, task: str) -> floa
     """One metric of ``label_metrics`` alone (the statistics recompute one metric many times)."""
     if task == "binary" and name == "accuracy":  # the hot path of permutation tests: plain numpy
         return float(np.mean((score >= 0.5) == (y >= 0.5))) if len(y) else float("nan")
+    if task == "binary" and name == "balanced_accuracy":
+        yi, hit = y >= 0.5, (score >= 0.5) == (y >= 0.5)
+        return float((hit[yi].mean() + hit[~yi].mean()) / 2) if 0 < yi.sum() < len(y) else float("nan")
     if task == "binary" and name == "auroc":
         return float(roc_auc_score(y.astype(int), score)) if len(set(y.astype(int))) > 1 else float("nan")
     if name not in METRICS[task]:
