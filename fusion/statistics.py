@@ -6,7 +6,7 @@ unit of resampling is the subject. Every function takes a predictions table (``f
 normally the trial-level one) and one label's metric.
 
 - ``bootstrap_interval``: percentile interval of the pooled metric when whole subjects are
-  resampled with replacement (``scipy.stats.bootstrap``).
+  resampled with replacement (a cluster bootstrap).
 - ``permutation_test``: the targets are shuffled *within each subject* against the fixed
   predictions. It tests whether predictions and labels are associated beyond what each subject's
   label balance gives by chance. It does not retrain, so it says nothing about how much the
@@ -47,21 +47,24 @@ def bootstrap_interval(df: pd.DataFrame, task: str, metric: str, confidence: flo
                        n_resamples: int = N_BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
     """Percentile interval of the metric pooled over subjects resampled with replacement.
 
-    NaN bounds when fewer than 2 subjects (nothing to resample) or the metric is undefined.
+    Written out rather than ``scipy.stats.bootstrap``: the statistic is computed on whole subjects'
+    rows (a cluster bootstrap), and a resample where it is undefined (e.g. balanced accuracy with
+    one class drawn) must be left out, where scipy would turn the whole interval into NaN. NaN
+    bounds when fewer than 2 subjects or no resample is defined.
     """
     y, score = true_and_score(df, task)
     codes, subjects = pd.factorize(df["subject"], sort=True)
     if len(subjects) < 2:
         return float("nan"), float("nan")
     rows = [np.flatnonzero(codes == k) for k in range(len(subjects))]
-
-    def pooled(idx: np.ndarray) -> float:
-        sel = np.concatenate([rows[int(k)] for k in idx])
-        return metric_value(metric, y[sel], score[sel], task)
-
-    res = stats.bootstrap((np.arange(len(subjects)),), pooled, vectorized=False, n_resamples=n_resamples,
-                          confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
-    low, high = res.confidence_interval
+    draws = np.random.default_rng(seed).integers(0, len(subjects), (n_resamples, len(subjects)))
+    values = np.array([metric_value(metric, y[sel], score[sel], task)
+                       for sel in (np.concatenate([rows[k] for k in d]) for d in draws)])
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
 
 
