@@ -16,6 +16,7 @@ import logging
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import signal
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -23,6 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from fusion.metrics import label_metrics
 from pipeline.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -113,6 +115,24 @@ def majority_scores(train_y: np.ndarray, n: int) -> np.ndarray:
     """A constant guess for ``n`` rows: the training prevalence of the high class (binary: it
     predicts the majority class, and its AUROC is 0.5) or the training mean (regression)."""
     return np.full(n, float(np.mean(train_y)) if len(train_y) else 0.5)
+
+
+def majority_metrics(table: pd.DataFrame, task: str) -> dict[str, float]:
+    """Metrics of the constant guess on a predictions table (one label; its ``score`` is ignored).
+
+    Each fold's training labels are approximated by the other folds' test rows (exact for k-fold
+    splits whose test sides partition the recordings; a single fold uses its own test labels). A
+    constant ranks nothing, so its AUROC is 0.5 by definition (pooling folds' different constants
+    would otherwise make one up).
+    """
+    target = "target_binary" if task == "binary" else "target"
+    scores = pd.Series(np.nan, index=table.index)
+    for fold, part in table.groupby("fold"):
+        rest = table[table["fold"] != fold]
+        train_y = (rest if len(rest) else part)[target].to_numpy(dtype=float)
+        scores.loc[part.index] = majority_scores(train_y, len(part))
+    out = label_metrics(table[target].to_numpy(dtype=float), scores.to_numpy(), task)
+    return {**out, "auroc": 0.5} if "auroc" in out else out
 
 
 def chance_metrics(y: np.ndarray) -> dict[str, float]:

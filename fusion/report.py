@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
-from fusion.classic import chance_metrics, majority_scores
-from fusion.metrics import METRICS, label_metrics
+from fusion.classic import chance_metrics, majority_metrics
+from fusion.metrics import METRICS
 from fusion.predictions import RunTables, level_metrics, load_run, true_and_score
 from fusion.report_figures import confusion, fold_curves
 from fusion.statistics import HEADLINE, N_PERMUTATIONS, bootstrap_interval, compare_runs, headline_stats
@@ -169,28 +169,13 @@ def _results(data: list[_Run], level: str) -> str:
     return _section(f"{level.capitalize()}-level results", _note(note) + _table(headers, rows))
 
 
-def _majority_row(trials: pd.DataFrame, task: str) -> dict[str, float]:
-    """Metrics of the constant guess, with each fold's training labels approximated by the other
-    folds' test trials (exact for k-fold splits whose test sides partition the recordings). A
-    constant ranks nothing, so its AUROC is 0.5 by definition (pooling folds' different constants
-    would otherwise make one up)."""
-    scores = []
-    for fold, part in trials.groupby("fold"):
-        rest = trials[trials["fold"] != fold]
-        train_y = true_and_score(rest if len(rest) else part, task)[0]
-        scores.append(pd.Series(majority_scores(train_y, len(part)), index=part.index))
-    y, _ = true_and_score(trials, task)
-    out = label_metrics(y, pd.concat(scores).loc[trials.index].to_numpy(), task)
-    return {**out, "auroc": 0.5} if "auroc" in out else out
-
-
 def _baselines(data: list[_Run]) -> str:
     task = data[0].t.task
     rows = []
     for r in data:
         table = r.trials if not r.t.legacy else r.test_windows
         for label, part in table.groupby("label", sort=False):
-            rows.append([r.name, label, "majority class", *[_majority_row(part, task).get(k, np.nan)
+            rows.append([r.name, label, "majority class", *[majority_metrics(part, task).get(k, np.nan)
                                                              for k in METRICS[task]]])
             if task == "binary":
                 chance = chance_metrics(true_and_score(part, task)[0])

@@ -100,3 +100,17 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape == (2000, 1280)
     assert pixels.std() > 20 and (pixels < 128).mean() > 0.01  # text, tables and figures, not a blank page
+
+
+def test_evaluate_run_and_compare_run_folders_as_the_cli_prints_them(tmp_path: Path) -> None:
+    from fusion.results import compare_run_folders, evaluate_run
+
+    good, weak = _fake_run(tmp_path / "good", 0.9, 1), _fake_run(tmp_path / "weak", 0.0, 2)
+    res = evaluate_run(good, n_permutations=100)
+    json.dumps(res)  # --json must be able to print it
+    assert res["trial"]["valence"]["accuracy"] == 1.0 and res["window"]["valence"]["accuracy"] > 0.9
+    assert res["headline"]["valence"]["n_subjects"] == 6 and res["headline"]["valence"]["p_value"] < 0.05
+    assert res["baselines"]["valence"]["majority"]["auroc"] == 0.5
+    assert res["baselines"]["valence"]["chance"]["accuracy"] == 0.5
+    cmp = compare_run_folders(good, weak)["labels"]["valence"]
+    assert cmp["mean_difference"] > 0 and cmp["metric"] == "balanced_accuracy"
