@@ -86,3 +86,33 @@ def test_load_run_reads_tables_or_falls_back_to_legacy_npz(tmp_path: Path) -> No
     write_table(_frame(), run / "fold0")
     fresh = load_run(run)
     assert not fresh.legacy and len(fresh.trials) == 3
+
+
+def test_window_table_and_eeg_windows_on_a_real_window_set(tmp_path: Path) -> None:
+    """Against fusion.data's WindowSet over a synthetic cache: one row per window and label, times
+    on the recording clock, and the classic baseline's EEG windows are the cached samples."""
+    from fusion.batches import encode_labels, make_batch
+    from fusion.classic import eeg_windows
+    from fusion.data import prepare_data
+    from fusion.normalise import fit_normaliser
+    from fusion.predictions import window_table
+    from pipeline.cache import FeatureCache
+    from pipeline.manifest import load_manifest
+    from tests.fusion import synthetic as syn
+
+    m = load_manifest(syn.write_dataset(tmp_path / "syn", subjects=2, trials=2, duration_s=8.0))
+    ws = prepare_data(m, FeatureCache(m.cache), ("eeg",), {}, None, 2.0, 1.0).windows
+    score = np.random.default_rng(0).random((len(ws), 2))
+    df = window_table(ws, score, ["valence", "arousal"], m.label_scales, {}, "binary", fold=0)
+    assert len(df) == 2 * len(ws) == 2 * 4 * 7
+    first = df[(df.recording == "s1_t0") & (df.label == "valence")]
+    assert first.start_s.tolist() == [float(k) for k in range(7)] and (first.end_s - first.start_s == 2.0).all()
+    assert set(first.target) == {m.by_id()["s1_t0"].labels["valence"]}
+    x = eeg_windows(ws)
+    assert x.shape == (len(ws), syn.CHANNELS, int(2.0 * syn.SFREQ))
+    rf = ws.features[ws.rec_idx[3]]
+    np.testing.assert_array_equal(x[3], rf.eeg[:, int(3 * syn.SFREQ):int(5 * syn.SFREQ)])
+    # the same windows the trainer feeds the model (before its normalisation)
+    norm = fit_normaliser(ws.features, ws.inputs, ())
+    y, ym = encode_labels(ws, ("valence",), "binary", m.label_scales, {})
+    assert make_batch(ws, np.arange(4), norm, y, ym).eeg.shape[1:] == x.shape[1:]
