@@ -93,3 +93,17 @@ def test_existing_splits_still_deterministic_and_checked() -> None:
     recs = _recs(5, 4)
     for split in ("loso", "subject-kfold", "trial"):
         assert make_folds(recs, split, 2, seed=3) == make_folds(recs, split, 2, seed=3)
+
+
+def test_demo_subjects_share_stimuli_so_every_protocol_runs_on_it() -> None:
+    from pathlib import Path
+
+    from pipeline.manifest import load_manifest
+
+    demo = load_manifest(Path(__file__).resolve().parents[2] / "data_manifest.yaml", check_files=False)
+    by_stim: dict[str, set[str]] = {}
+    for r in demo.recordings:
+        by_stim.setdefault(str(r.stimulus), set()).add(r.subject)
+    assert len(by_stim) == 4 and all(len(s) == 6 for s in by_stim.values())
+    for split in ("stimulus", "subject-stimulus", "within-subject"):
+        assert make_folds(demo.recordings, split, 2, seed=0)
