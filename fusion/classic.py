@@ -101,6 +101,22 @@ def classic_window_scores(train_windows: np.ndarray, train_y: np.ndarray, test_w
                           band_features(test_windows, sfreq, ch_names)[0], kind, seed)
 
 
+def classic_fold_scores(train_ws: Any, test_ws: Any, y_train: np.ndarray, m_train: np.ndarray, kind: str = "logreg",
+                        seed: int = 0) -> np.ndarray:
+    """Scores (W_test, L) for one fold from two ``fusion.data.WindowSet`` sides and the training
+    side's per-recording binary targets and label mask (R_train, L), as ``encode_labels`` gives.
+    Features are computed once per side; one classifier per label, fitted on the windows of the
+    recordings that have that label."""
+    sfreq, ch = train_ws.sfreq, train_ws.features[0].ch_names
+    x_train = band_features(eeg_windows(train_ws), sfreq, ch)[0]
+    x_test = band_features(eeg_windows(test_ws), sfreq, ch)[0]
+    out = np.zeros((len(test_ws), y_train.shape[1]), np.float32)
+    for j in range(y_train.shape[1]):
+        keep = m_train[train_ws.rec_idx, j].astype(bool)
+        out[:, j] = classic_scores(x_train[keep], y_train[train_ws.rec_idx, j][keep], x_test, kind, seed)
+    return out
+
+
 def eeg_windows(ws: Any) -> np.ndarray:
     """The EEG of every window of a ``fusion.data.WindowSet`` as one array (N, C, T), un-normalised."""
     out = np.zeros((len(ws), len(ws.features[0].ch_names) if ws.features else 0, ws.n_samples), np.float32)

@@ -60,3 +60,21 @@ def test_majority_and_chance_rows() -> None:
     assert chance_metrics(y)["macro_f1"] == pytest.approx(expected_f1, abs=0.02)
     with pytest.raises(ConfigError, match="unknown classic classifier 'lda'"):
         make_classifier("lda")
+
+
+def test_fold_scores_on_real_window_sets(tmp_path) -> None:
+    """One call per fold on fusion.data's WindowSets: a score per test window and label."""
+    from fusion.batches import encode_labels
+    from fusion.classic import classic_fold_scores
+    from fusion.data import prepare_data
+    from pipeline.cache import FeatureCache
+    from pipeline.manifest import load_manifest
+    from tests.fusion import synthetic as syn
+
+    m = load_manifest(syn.write_dataset(tmp_path / "syn", subjects=3, trials=2, duration_s=8.0))
+    ws = prepare_data(m, FeatureCache(m.cache), ("eeg",), {}, None, 2.0, 1.0).windows
+    train, test = ws.subset(["s0_t0", "s0_t1", "s1_t0", "s1_t1"]), ws.subset(["s2_t0", "s2_t1"])
+    y, ym = encode_labels(train, ("valence", "arousal"), "binary", m.label_scales, {})
+    ym[0, 1] = False  # a recording without arousal is left out of that label's training windows
+    s = classic_fold_scores(train, test, y, ym)
+    assert s.shape == (len(test), 2) and ((s >= 0) & (s <= 1)).all()
