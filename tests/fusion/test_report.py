@@ -82,8 +82,9 @@ def test_report_refuses_to_pair_runs_on_different_folds(tmp_path: Path) -> None:
 
 def _chromium(*args: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                               "--disable-component-update", "--disable-sync", "--no-first-run",
+        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                               "--no-first-run",
                                f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120)
 
 
