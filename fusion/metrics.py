@@ -39,6 +39,24 @@ def label_metrics(y: np.ndarray, score: np.ndarray, task: str) -> dict[str, floa
     return {"mae": float(np.abs(y - score).mean()), "ccc": ccc(y, score)}
 
 
+METRICS = {"binary": ("accuracy", "balanced_accuracy", "macro_f1", "auroc"), "regression": ("mae", "ccc")}
+LOWER_IS_BETTER = frozenset({"mae"})
+
+
+def metric_value(name: str, y: np.ndarray, score: np.ndarray, task: str) -> float:
+    """One metric of ``label_metrics`` alone (the statistics recompute one metric many times)."""
+    if task == "binary" and name == "accuracy":  # the hot path of permutation tests: plain numpy
+        return float(np.mean((score >= 0.5) == (y >= 0.5))) if len(y) else float("nan")
+    if task == "binary" and name == "balanced_accuracy":
+        yi, hit = y >= 0.5, (score >= 0.5) == (y >= 0.5)
+        return float((hit[yi].mean() + hit[~yi].mean()) / 2) if 0 < yi.sum() < len(y) else float("nan")
+    if task == "binary" and name == "auroc":
+        return float(roc_auc_score(y.astype(int), score)) if len(set(y.astype(int))) > 1 else float("nan")
+    if name not in METRICS[task]:
+        raise KeyError(f"unknown {task} metric '{name}'. Use one of {list(METRICS[task])}.")
+    return label_metrics(y, score, task).get(name, float("nan"))
+
+
 def compute_metrics(y: np.ndarray, y_mask: np.ndarray, score: np.ndarray, subjects: list[str],
                     labels: tuple[str, ...], task: str) -> dict:
     """{"overall": {label: {metric: v}}, "per_subject": {subject: {label: {...}}}} from window-level

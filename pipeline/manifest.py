@@ -97,11 +97,12 @@ class RecordingSpec(_Strict):
     subject: str = Field(min_length=1)
     session: str | None = None
     trial: str | None = None
+    stimulus: str | None = None        # the clip or film watched; stimulus-held-out splits need it
     labels: dict[str, float] = Field(default_factory=dict)
     covariates: dict[str, float] = Field(default_factory=dict)
     modalities: dict[str, StreamSpec]
 
-    @field_validator("subject", "session", "trial", "id", mode="before")
+    @field_validator("subject", "session", "trial", "stimulus", "id", mode="before")
     @classmethod
     def _ids_as_text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) else v
@@ -157,6 +158,7 @@ class Recording:
     trial: str | None = None
     labels: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
     covariates: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    stimulus: str | None = None  # clip/film id shared across subjects (splits hold stimuli out by it)
 
     def streams_of(self, kind: str) -> list[Stream]:
         """Streams of one modality kind, in manifest order."""
@@ -260,8 +262,8 @@ def _check_semantics(spec: ManifestSpec, base: Path, check_files: bool) -> tuple
                                        sfreq=s.sfreq, channels=tuple(s.channels) if s.channels else None,
                                        options=dict(s.options))
             recordings.append(Recording(id=r.id, dataset=ds.name, subject=r.subject, session=r.session,
-                                        trial=r.trial, streams=streams, labels=dict(r.labels),
-                                        covariates=dict(r.covariates)))
+                                        trial=r.trial, stimulus=r.stimulus, streams=streams,
+                                        labels=dict(r.labels), covariates=dict(r.covariates)))
     return problems, recordings
 
 

@@ -147,7 +147,9 @@ def _generate_recording(out: Path, seed: int, subj: SubjectTraits, s_idx: int, t
     write_mp4(out / "video" / f"{rid}.mp4", times,
               lambda t: render_frames(t, subj.face, z["video_valence"], blinks, plan, phase))
 
-    entry = {"id": rid, "subject": subj.subject, "trial": f"t{t_idx + 1:02d}", "labels": labels,
+    # Every subject watches the same clips, as in DEAP/AMIGOS/MAHNOB: trial k shows stimulus k.
+    entry = {"id": rid, "subject": subj.subject, "trial": f"t{t_idx + 1:02d}", "stimulus": f"clip{t_idx + 1:02d}",
+             "labels": labels,
              "covariates": {"age": float(subj.age), "sex": float(subj.sex)},
              "modalities": {
                  "eeg": {"path": f"eeg/{rid}.edf", "format": "edf", "sfreq": EEG_SFREQ,
