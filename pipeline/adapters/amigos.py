@@ -72,7 +72,7 @@ def _add_participant(draft: ManifestDraft, pid: int, path: Path, durations: dict
                   if i < values.size and np.isfinite(values[i])}
         stream = {"path": draft.rel(path), "format": "amigos_mat", "sfreq": L.AMIGOS_SFREQ,
                   "options": {"trial_index": t}}
-        draft.add({"id": rid, "subject": f"amigos-p{pid:02d}", "trial": token, "labels": labels,
+        draft.add({"id": rid, "subject": f"amigos-p{pid:02d}", "trial": token, "stimulus": token, "labels": labels,
                    "modalities": {"eeg": dict(stream), "ecg": dict(stream)}})
         durations[rid] = arr.shape[0] / L.AMIGOS_SFREQ
 

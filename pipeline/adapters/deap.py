@@ -52,6 +52,7 @@ def _rid(pid: int, exp_id: int) -> str:
 
 def _recording(pid: int, exp_id: int, labels: dict[str, float], eeg: dict) -> dict:
     return {"id": _rid(pid, exp_id), "subject": f"deap-s{pid:02d}", "trial": f"v{exp_id:02d}",
+            "stimulus": f"v{exp_id:02d}",
             "labels": labels, "modalities": {"eeg": eeg}}
 
 

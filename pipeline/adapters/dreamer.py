@@ -84,6 +84,7 @@ def _add_subject(draft: ManifestDraft, path: Path, top: dict, si: int, subject: 
         else:
             modalities["ecg"] = _stream(draft, path, ecg_sfreq, si, fi)
         draft.add({"id": rid, "subject": f"dreamer-s{si + 1:02d}", "trial": f"f{fi + 1:02d}",
+                   "stimulus": f"f{fi + 1:02d}",
                    "labels": {name: float(s[fi]) for name, s in scores.items()},
                    "covariates": covariates(subject), "modalities": modalities})
 

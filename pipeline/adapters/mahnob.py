@@ -162,7 +162,8 @@ def _add_session(folder: Path, draft: ManifestDraft) -> None:
             modalities["audio"] = stream
     media = Path(session.get("mediaFile", "")).stem
     draft.add({"id": rid, "subject": f"mahnob-s{sid}", "session": folder.name,
-               "trial": f"m{media}" if media else folder.name, "labels": labels, "modalities": modalities})
+               "trial": f"m{media}" if media else folder.name,
+               "stimulus": f"m{media}" if media else None, "labels": labels, "modalities": modalities})
 
 
 def build(root: Path, draft: ManifestDraft) -> None:

@@ -31,6 +31,7 @@ def test_deap_preprocessed_pickle_end_to_end(tmp_path: Path, capsys) -> None:
     assert code == 0 and "4 recordings; 0 skipped" in text
     m = load_manifest(out)
     assert {r.id for r in m.recordings} == {"deap-s01-v01", "deap-s01-v02", "deap-s02-v01", "deap-s02-v02"}
+    assert {r.stimulus for r in m.recordings} == {"v01", "v02"}  # every participant watched the same videos
     assert not any(r.streams_of("ecg") for r in m.recordings)
     assert "no ECG" in out.read_text().splitlines()[1]
     # presentation trial 1 showed Experiment_id 2 (participant_ratings.csv): its video goes to v02
@@ -140,6 +141,7 @@ def test_dreamer_end_to_end_with_ecg(tmp_path: Path, capsys) -> None:
     assert code == 0 and "4 recordings" in text
     rec = load_manifest(out).by_id()["dreamer-s02-f02"]
     assert rec.covariates == {"age": 23.0, "sex": 1.0} and 1 <= rec.labels["arousal"] <= 5
+    assert rec.stimulus == "f02" and load_manifest(out).by_id()["dreamer-s01-f02"].stimulus == "f02"
     eeg, ecg = read_raw(rec.streams["eeg"]), read_raw(rec.streams["ecg"])
     assert eeg.info["sfreq"] == 128 and len(eeg.ch_names) == 14 and eeg.n_times == 7 * 128
     assert ecg.info["sfreq"] == 256 and ecg.get_channel_types() == ["ecg", "ecg"] and ecg.n_times == 7 * 256
@@ -164,7 +166,7 @@ def test_amigos_end_to_end_with_ecg_and_video(tmp_path: Path, capsys) -> None:
     assert code == 0 and "6 recordings" in text
     m = load_manifest(out)
     rec = m.by_id()["amigos-p01-13"]
-    assert rec.trial == "13" and rec.streams["video"].format == "mov" and set(rec.labels) >= {"valence", "arousal"}
+    assert rec.trial == "13" and rec.stimulus == "13" and rec.streams["video"].format == "mov" and set(rec.labels) >= {"valence", "arousal"}
     raw = read_raw(rec.streams["ecg"])
     assert raw.get_channel_types().count("eeg") == 14 and raw.get_channel_types().count("ecg") == 2
     check_and_extract(out, "eeg", "ecg")

@@ -28,6 +28,7 @@ def test_mahnob_end_to_end(tmp_path: Path, capsys) -> None:
     assert code == 0 and "2 recordings" in text, text
     rec = load_manifest(out).by_id()["mahnob-s02-4"]
     assert rec.labels == {"valence": 3.0, "arousal": 7.0, "dominance": 5.0} and rec.trial == "m52"
+    assert rec.stimulus == "m52"  # the film (session.xml mediaFile): stimulus-held-out splits group by it
     assert rec.streams["eeg"].options["crop_s"] == pytest.approx(SPAN)
     assert rec.streams["audio"].format == "wav"
     assert read_raw(rec.streams["eeg"]).n_times == F.MAHNOB_SECONDS * 256
