@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,12 +267,6 @@ class FeatureCache:
         times = arrays.pop("times_s")
         return FeatureArrays(times_s=times, arrays=arrays, attrs=dict(mark.get("attrs", {})))
 
-    def delete_entry(self, group_path: str, recording_id: str, stream: str) -> None:
-        root = self._open_root(create=False)
-        key = f"{group_path}/{recording_id}/{stream}"
-        if root is not None and key in root:
-            del root[key]
-
     # ------------------------------------------------------------------ integrity and size
     def verify(self, group_path: str) -> list[str]:
         """Re-read every complete entry of a group and compare checksums; return problems found."""
@@ -302,8 +295,3 @@ class FeatureCache:
         fs, path = fsspec.core.url_to_fs(self.location)
         return int(fs.du(f"{path.rstrip('/')}/{group_path}"))
 
-    def wipe(self) -> None:
-        """Delete the whole store (tests and benchmarks only)."""
-        if self.is_local and Path(self.location).exists():
-            shutil.rmtree(self.location)
-        self._root = None
