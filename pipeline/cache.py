@@ -78,6 +78,30 @@ def _require_group(root: zarr.Group, path: str) -> zarr.Group:
     raise AssertionError("unreachable")
 
 
+def _subgroups(root: zarr.Group, path: str) -> list[tuple[str, zarr.Group]]:
+    """Child groups of ``path``; one whose metadata a crash left torn is absent (with a warning).
+
+    Listing through zarr reads every child's metadata and fails as a whole on one torn file, so
+    then the children are listed from the store and opened one by one.
+    """
+    try:
+        return list(root[path].groups())
+    except ValueError:  # JSONDecodeError of one child's zarr.json
+        pass
+    from zarr.core.sync import sync
+
+    async def names() -> list[str]:
+        return [name async for name in root.store.list_dir(path)]
+
+    children: list[tuple[str, zarr.Group]] = []
+    for name in sorted(n for n in sync(names()) if n != "zarr.json"):
+        try:
+            children.append((name, zarr.open_group(root.store, path=f"{path}/{name}", mode="r")))
+        except (FileNotFoundError, ValueError) as e:
+            _log.warning("%s/%s: metadata unreadable (%s: %s); treated as absent", path, name, type(e).__name__, e)
+    return children
+
+
 class FeatureCache:
     """A Zarr v3 store (a local folder, or any fsspec URL) holding feature groups."""
 
@@ -204,8 +228,8 @@ class FeatureCache:
             return None
         try:
             return zarr.open_group(root.store, path=f"{group_path}/{recording_id}/{stream}", mode="r")
-        except Exception:  # absent, or metadata torn by a crash: both mean "no entry"
-            return None
+        except (FileNotFoundError, ValueError):  # absent (GroupNotFoundError), or metadata torn by a crash
+            return None                           # (JSONDecodeError): both mean "no entry"
 
     def entry_mark(self, group_path: str, recording_id: str, stream: str) -> dict[str, Any] | None:
         """The completion mark of an entry, or None when the entry is absent or incomplete."""
@@ -221,12 +245,9 @@ class FeatureCache:
         if root is None or group_path not in root:
             return {}
         out: dict[tuple[str, str], dict[str, Any]] = {}
-        for rec_id, rec_group in root[group_path].groups():
-            for stream, entry in rec_group.groups():
-                try:
-                    mark = entry.attrs.get(ENTRY_KEY)
-                except Exception:
-                    continue
+        for rec_id, _ in _subgroups(root, group_path):
+            for stream, entry in _subgroups(root, f"{group_path}/{rec_id}"):
+                mark = entry.attrs.get(ENTRY_KEY)
                 if mark and mark.get("complete"):
                     out[(rec_id, stream)] = dict(mark)
         return out
@@ -236,8 +257,7 @@ class FeatureCache:
         """Write one entry: clear any old one, write arrays, then set the completion mark last."""
         root = self._open_root(create=True)
         key = f"{group_path}/{recording_id}/{stream}"
-        if key in root:
-            del root[key]
+        del root[key]  # an old entry, or one a crash left torn (`key in root` would fail on it); absent: no-op
         grp = _require_group(root, key)
         grp.attrs[ENTRY_KEY] = {"complete": False}
         arrays = {"times_s": np.asarray(feats.times_s, dtype=np.float64), **feats.arrays}
