@@ -240,7 +240,7 @@ def extract_all(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                 config: Optional[Path] = ConfigOpt, scheduler: Optional[str] = SchedulerOpt,
                 workers: int = WorkersOpt, processes: bool = ProcessesOpt, as_json: bool = JsonOpt) -> int:
     """Run every extractor whose modality the manifest has (eeg, ecg, audio, video)."""
-    return extract_every_modality(manifest, cache, {"video": encoder} if encoder else {},
+    return extract_every_modality(manifest, cache, {"video": encoder},
                                   {"random_init": random_init or None}, config, scheduler, workers, processes, as_json)
 
 

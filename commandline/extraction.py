@@ -83,11 +83,11 @@ def extract_from_options(name: str | None, modality: str, params: dict[str, Any]
                           params["recording"], params["as_json"], params["processes"])
 
 
-def extract_every_modality(manifest_path: Path, cache: str | None, overrides: dict[str, str],
+def extract_every_modality(manifest_path: Path, cache: str | None, overrides: dict[str, str | None],
                            video_flags: dict[str, Any], config: Path | None, scheduler: str | None,
                            workers: int, processes: bool, as_json: bool) -> int:
     """``cli extract all``: each modality the manifest has, with its default extractor unless
-    ``overrides`` names another; returns the worst exit code."""
+    ``overrides`` names another (None: the default); returns the worst exit code."""
     from pipeline.extractors.base import get_extractor
 
     m = load_manifest(manifest_path, check_files=False)
