@@ -32,7 +32,7 @@ test: $(STAMP)
 	EEGAVI_DATA=$${EEGAVI_DATA:-$(EEGAVI_DATA)} $(BIN)/pytest -q
 
 bench: $(STAMP)
-	EEGAVI_DATA=$${EEGAVI_DATA:-$(EEGAVI_DATA)} $(BIN)/python bench/cache_rerun.py
+	EEGAVI_DATA=$${EEGAVI_DATA:-$(EEGAVI_DATA)} $(BIN)/python -m bench.cache_rerun
 
 # Wheels the GPU machine's image lacks (its python3 is 3.12 and has torch and transformers), and
 # the benchmark video, for `bash bench/gpu_checks.sh` there (see that script).

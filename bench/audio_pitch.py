@@ -1,7 +1,7 @@
 """Pitch accuracy and speed of the audio stage against laryngograph references (Keele, FDA).
 
 Usage:
-    EEGAVI_DATA=/work/shared/data python bench/audio_pitch.py [--pyin-max-files N] [--out FILE.md]
+    EEGAVI_DATA=/work/shared/data python -m bench.audio_pitch [--pyin-max-files N] [--out FILE.md]
 
 Measures, per database: GPE and VDE (see ``bench.pitch_scoring``; best global offset within
 +-40 ms per database and method) for this extractor's tracker (``pipeline.audio.track_pitch``)
@@ -25,8 +25,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.audio.voice import track_pitch  # noqa: E402
 from bench.pitch_scoring import PitchReference, best_offset, load_database  # noqa: E402

@@ -4,7 +4,7 @@ Copies the demo manifest's recordings N/len times (the files are hard links, so 
 recording hashes like the original), runs the chosen extractors once (first run), then again with
 nothing changed (no-op rerun), and prints both times and their ratio. Both are measured in this run.
 
-    python bench/cache_rerun.py --recordings 1000 --extractors eeg,ecg,audio
+    python -m bench.cache_rerun --recordings 1000 --extractors eeg,ecg,audio
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.manifest import load_manifest  # noqa: E402
-from pipeline.run import RunOptions, extract  # noqa: E402
+from pipeline.manifest import load_manifest
+from pipeline.run import RunOptions, extract
 
 
 def scale_manifest(src: Path, n: int, out_dir: Path) -> Path:

@@ -6,7 +6,7 @@ beat symbols only) with 150 ms and 50 ms match windows, median absolute timing e
 per record, for ``pipeline.ecg.rpeaks.detect_rpeaks`` and for plain NeuroKit2 ``ecg_peaks``
 (``pantompkins1985`` and ``neurokit``, each after its own ``ecg_clean``).
 
-Usage: ``EEGAVI_DATA=/work/shared/data python bench/ecg_mitdb.py`` or ``--data PATH``;
+Usage: ``EEGAVI_DATA=/work/shared/data python -m bench.ecg_mitdb`` or ``--data PATH``;
 ``--records 100 108`` restricts the run, ``--markdown FILE`` also writes the table.
 """
 
@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.ecg.rpeaks import detect_rpeaks, extract_beats  # noqa: E402
+from pipeline.ecg.rpeaks import detect_rpeaks, extract_beats
 
 AAMI_BEATS = frozenset("NLRBAaJSVrFejnE/fQ?")
 DETECTORS = ("eegavi", "nk-pantompkins1985", "nk-neurokit")
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"on {os.cpu_count()} CPUs; seconds scale with contention, the ratio to NeuroKit2 much less.")
     print("\n".join(lines))
     if args.markdown:
-        cmd = "EEGAVI_DATA=" + str(args.data) + " .venv/bin/python bench/ecg_mitdb.py"
+        cmd = "EEGAVI_DATA=" + str(args.data) + " .venv/bin/python -m bench.ecg_mitdb"
         Path(args.markdown).write_text("\n".join(["# ECG R-peak benchmark (MIT-BIH DS1 + NSTDB)", "",
                                                   f"Command: `{cmd}`", "", *lines, ""]))
     return 0

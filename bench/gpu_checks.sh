@@ -31,7 +31,7 @@ step() {  # step NAME SECONDS COMMAND...: run with a limit, keep its log, rememb
   [ "$status" -eq 0 ] || failed=1
 }
 step cuda_tests 150 "$py" -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py
-step video_bench 240 "$py" bench/video_extract.py --size base --batch-size 8 --repeats 3 --loop 10 \
+step video_bench 240 "$py" -m bench.video_extract --size base --batch-size 8 --repeats 3 --loop 10 \
   --out "$out/video.md"
-step train_bench 120 "$py" bench/train_step.py --batch 32 --steps 10 --device cuda --amp bf16
+step train_bench 120 "$py" -m bench.train_step --batch 32 --steps 10 --device cuda --amp bf16
 exit $failed

@@ -5,7 +5,7 @@ Dask cluster of worker processes. Prints recordings/s for 1, 2 and 4 workers (ra
 worker, measured in the same run), the cost curve over N = 10, 100, 1000, and a no-op rerun's time
 per 1,000 entries.
 
-    python bench/scale.py --extractor eeg --workers 1,2,4 --sizes 10,100,1000 --scaling-size 100
+    python -m bench.scale --extractor eeg --workers 1,2,4 --sizes 10,100,1000 --scaling-size 100
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.cache_rerun import scale_manifest  # noqa: E402
-from pipeline.manifest import load_manifest  # noqa: E402
-from pipeline.run import RunOptions, extract  # noqa: E402
+from bench.cache_rerun import scale_manifest
+from pipeline.manifest import load_manifest
+from pipeline.run import RunOptions, extract
 
 
 def timed_run(src: Path, n: int, extractor: str, workers: int) -> tuple[float, float, int]:

@@ -13,8 +13,8 @@
 
 Only this benchmark imports transformers; ``fusion`` never does.
 
-    .venv/bin/python bench/train_step.py --batch 2 --steps 2 --threads 1  # CPU, shared cores
-    .venv/bin/python bench/train_step.py --batch 32 --steps 10 --device cuda --amp bf16
+    .venv/bin/python -m bench.train_step --batch 2 --steps 2 --threads 1  # CPU, shared cores
+    .venv/bin/python -m bench.train_step --batch 32 --steps 10 --device cuda --amp bf16
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,19 +29,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fusion.batches import encode_labels, make_batch  # noqa: E402
-from fusion.train_config import TrainConfig  # noqa: E402
-from fusion.data import InputSpec, WindowSet, load_features  # noqa: E402
-from fusion.memory import probe_peak_gb  # noqa: E402
-from fusion.model import FusionModel  # noqa: E402
-from fusion.normalise import fit_normaliser  # noqa: E402
-from fusion.steps import autocast, compute_losses, fusion_config  # noqa: E402
-from fusion.train import make_optimizer  # noqa: E402
-from pipeline.cache import FeatureCache  # noqa: E402
-from pipeline.extractors.base import FeatureArrays  # noqa: E402
-from pipeline.manifest import LabelScale, Manifest, Recording, Stream  # noqa: E402
+from fusion.batches import encode_labels, make_batch
+from fusion.train_config import TrainConfig
+from fusion.data import InputSpec, WindowSet, load_features
+from fusion.memory import probe_peak_gb
+from fusion.model import FusionModel
+from fusion.normalise import fit_normaliser
+from fusion.steps import autocast, compute_losses, fusion_config
+from fusion.train import make_optimizer
+from pipeline.cache import FeatureCache
+from pipeline.extractors.base import FeatureArrays
+from pipeline.manifest import LabelScale, Manifest, Recording, Stream
 
 SFREQ, CH, SEG_S, FRAMES, TUBELETS, D = 128.0, 14, 2.0, 32, 16, 768
 AUDIO_HOP, AUDIO_K, BEAT_L = 0.01, 12, 128

@@ -12,7 +12,7 @@ while the model is the slower part, naive / model time is the most (b) can reach
 Both paths run the model at the same ``--precision``.
 
 Random weights at the real ViViT-B size (speed does not depend on the weights' values).
-Usage:  EEGAVI_DATA=/work/shared/data .venv/bin/python bench/video_extract.py [--size base] [--precision bf16]
+Usage:  EEGAVI_DATA=/work/shared/data .venv/bin/python -m bench.video_extract [--size base] [--precision bf16]
         on a GPU: ... --size base --batch-size 8 --repeats 3 --loop 10   (bench/gpu_checks.sh runs this)
 """
 
@@ -29,13 +29,11 @@ import av
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.manifest import Recording, Stream  # noqa: E402
-from pipeline.video.compact import compact_tokens, keep_indices  # noqa: E402
-from pipeline.video.video_config import ENCODERS, VideoConfig  # noqa: E402
-from pipeline.video.encoders import load_encoder  # noqa: E402
-from pipeline.video.extract import extract_video, pixel_batches, plan_stream  # noqa: E402
+from pipeline.manifest import Recording, Stream
+from pipeline.video.compact import compact_tokens, keep_indices
+from pipeline.video.video_config import ENCODERS, VideoConfig
+from pipeline.video.encoders import load_encoder
+from pipeline.video.extract import extract_video, pixel_batches, plan_stream
 
 
 def _video_path() -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +76,30 @@ def _require_group(root: zarr.Group, path: str) -> zarr.Group:
                 raise
             time.sleep(0.1)
     raise AssertionError("unreachable")
+
+
+def _subgroups(root: zarr.Group, path: str) -> list[tuple[str, zarr.Group]]:
+    """Child groups of ``path``; one whose metadata a crash left torn is absent (with a warning).
+
+    Listing through zarr reads every child's metadata and fails as a whole on one torn file, so
+    then the children are listed from the store and opened one by one.
+    """
+    try:
+        return list(root[path].groups())
+    except ValueError:  # JSONDecodeError of one child's zarr.json
+        pass
+    from zarr.core.sync import sync
+
+    async def names() -> list[str]:
+        return [name async for name in root.store.list_dir(path)]
+
+    children: list[tuple[str, zarr.Group]] = []
+    for name in sorted(n for n in sync(names()) if n != "zarr.json"):
+        try:
+            children.append((name, zarr.open_group(root.store, path=f"{path}/{name}", mode="r")))
+        except (FileNotFoundError, ValueError) as e:
+            _log.warning("%s/%s: metadata unreadable (%s: %s); treated as absent", path, name, type(e).__name__, e)
+    return children
 
 
 class FeatureCache:
@@ -205,8 +228,8 @@ class FeatureCache:
             return None
         try:
             return zarr.open_group(root.store, path=f"{group_path}/{recording_id}/{stream}", mode="r")
-        except Exception:  # absent, or metadata torn by a crash: both mean "no entry"
-            return None
+        except (FileNotFoundError, ValueError):  # absent (GroupNotFoundError), or metadata torn by a crash
+            return None                           # (JSONDecodeError): both mean "no entry"
 
     def entry_mark(self, group_path: str, recording_id: str, stream: str) -> dict[str, Any] | None:
         """The completion mark of an entry, or None when the entry is absent or incomplete."""
@@ -222,12 +245,9 @@ class FeatureCache:
         if root is None or group_path not in root:
             return {}
         out: dict[tuple[str, str], dict[str, Any]] = {}
-        for rec_id, rec_group in root[group_path].groups():
-            for stream, entry in rec_group.groups():
-                try:
-                    mark = entry.attrs.get(ENTRY_KEY)
-                except Exception:
-                    continue
+        for rec_id, _ in _subgroups(root, group_path):
+            for stream, entry in _subgroups(root, f"{group_path}/{rec_id}"):
+                mark = entry.attrs.get(ENTRY_KEY)
                 if mark and mark.get("complete"):
                     out[(rec_id, stream)] = dict(mark)
         return out
@@ -237,8 +257,7 @@ class FeatureCache:
         """Write one entry: clear any old one, write arrays, then set the completion mark last."""
         root = self._open_root(create=True)
         key = f"{group_path}/{recording_id}/{stream}"
-        if key in root:
-            del root[key]
+        del root[key]  # an old entry, or one a crash left torn (`key in root` would fail on it); absent: no-op
         grp = _require_group(root, key)
         grp.attrs[ENTRY_KEY] = {"complete": False}
         arrays = {"times_s": np.asarray(feats.times_s, dtype=np.float64), **feats.arrays}
@@ -268,12 +287,6 @@ class FeatureCache:
         times = arrays.pop("times_s")
         return FeatureArrays(times_s=times, arrays=arrays, attrs=dict(mark.get("attrs", {})))
 
-    def delete_entry(self, group_path: str, recording_id: str, stream: str) -> None:
-        root = self._open_root(create=False)
-        key = f"{group_path}/{recording_id}/{stream}"
-        if root is not None and key in root:
-            del root[key]
-
     # ------------------------------------------------------------------ integrity and size
     def verify(self, group_path: str) -> list[str]:
         """Re-read every complete entry of a group and compare checksums; return problems found."""
@@ -302,8 +315,3 @@ class FeatureCache:
         fs, path = fsspec.core.url_to_fs(self.location)
         return int(fs.du(f"{path.rstrip('/')}/{group_path}"))
 
-    def wipe(self) -> None:
-        """Delete the whole store (tests and benchmarks only)."""
-        if self.is_local and Path(self.location).exists():
-            shutil.rmtree(self.location)
-        self._root = None

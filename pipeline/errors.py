@@ -29,3 +29,7 @@ class CacheError(PipelineError):
 
 class WeightsError(PipelineError):
     """Model weights are not available offline."""
+
+
+class TrainingError(PipelineError):
+    """Training cannot start or go on (e.g. over the memory budget, a non-finite loss)."""

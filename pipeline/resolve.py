@@ -14,10 +14,9 @@ from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.errors import CacheError
 from pipeline.fingerprint import fingerprint, group_identity
 from pipeline.manifest import Manifest
+from pipeline.modalities import default_extractor
 
 _log = logging.getLogger(__name__)
-
-DEFAULT_EXTRACTORS = {"eeg": "eeg", "ecg": "ecg", "audio": "audio", "video": "vivit"}
 
 
 def build_command(modality: str, extractor: str | None, group: GroupInfo | None = None) -> str:
@@ -25,7 +24,7 @@ def build_command(modality: str, extractor: str | None, group: GroupInfo | None 
     if group is not None and group.attrs.get("command"):
         return group.attrs["command"]
     if modality == "video":
-        enc = extractor or DEFAULT_EXTRACTORS["video"]
+        enc = extractor or default_extractor("video")
         return f"cli extract video --encoder {enc}"
     return f"cli extract {modality}"
 

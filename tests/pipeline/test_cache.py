@@ -149,3 +149,16 @@ def test_cache_ls_json_reports_coverage(eeg_dataset: Path, capsys) -> None:
     row = rows[0]
     assert (row["modality"], row["extractor"], row["complete"], row["expected"]) == ("eeg", "eeg", 3, 3)
     assert row["random_init"] is False and row["bytes"] > 0 and row["config"]["sfreq"] == 128.0
+
+
+def test_torn_entry_does_not_hide_the_others_and_is_rebuilt(eeg_dataset: Path) -> None:
+    # Regression: one entry's metadata torn by a crash made complete_entries (so every rerun and
+    # `cache ls`) fail with a JSONDecodeError instead of treating that entry as absent.
+    group = _run(eeg_dataset).group
+    cache = FeatureCache(eeg_dataset.parent / "cache.zarr")
+    meta = Path(cache.location) / group / "r1" / "eeg" / "zarr.json"
+    meta.write_text(meta.read_text()[:20])
+    assert set(cache.complete_entries(group)) == {("r0", "eeg"), ("r2", "eeg")}
+    again = _run(eeg_dataset)
+    assert (again.done, again.skipped, again.failed) == (1, 2, 0)
+    assert set(cache.complete_entries(group)) == {("r0", "eeg"), ("r1", "eeg"), ("r2", "eeg")}

@@ -1,0 +1,22 @@
+"""The modalities a manifest may hold and the extractor each one gets by default.
+
+One table for everyone who needs it: ``cli extract all`` runs these, and stage two names them in
+the ``cli extract ...`` command that rebuilds a missing group. It lives apart from the extractor
+registry because stage two must be able to read it without importing any extractor.
+"""
+
+from __future__ import annotations
+
+from pipeline.errors import ConfigError
+
+# Order matters: `cli extract all` runs the modalities in this order (cheap ones first).
+DEFAULT_EXTRACTORS: dict[str, str] = {"eeg": "eeg", "ecg": "ecg", "audio": "audio", "video": "vivit"}
+
+
+def default_extractor(modality: str) -> str:
+    """The registry name of the extractor a modality gets when none is chosen."""
+    try:
+        return DEFAULT_EXTRACTORS[modality]
+    except KeyError:
+        raise ConfigError(f"unknown modality '{modality}'. Known modalities: "
+                          f"{', '.join(DEFAULT_EXTRACTORS)}.") from None
