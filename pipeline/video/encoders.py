@@ -1,20 +1,15 @@
 """Frozen transformers video encoders: build, load once per process, run a batch of clips.
 
-transformers is imported inside functions only, so importing the video extractors (as the
-registry does, and stage two indirectly) never pulls in the vision models. Random-init weights go
-through ``save_pretrained`` + ``from_pretrained`` like real ones, so the loading path that a real
-run uses is the one that tests exercise.
+transformers is imported inside functions only (``pipeline.hf_models``), so importing the video
+extractors (as the registry does, and stage two indirectly) never pulls in the vision models.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
 import logging
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +18,7 @@ import numpy as np
 import torch
 
 from pipeline.errors import ConfigError, WeightsError
+from pipeline.hf_models import load_pretrained, quiet_progress, transformers_attr
 from pipeline.video.batcher import ForwardBatcher
 from pipeline.video.compact import TokenLayout, image_size_of, layout_from_config
 from pipeline.video.video_config import RANDOM_INIT_LABELS, EncoderSpec, VideoConfig, encoder_spec, model_class_name
@@ -34,23 +30,6 @@ _LOADED: dict[tuple, "LoadedEncoder"] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def _transformers_attr(name: str) -> Any:
-    return getattr(importlib.import_module("transformers"), name)
-
-
-@contextlib.contextmanager
-def _quiet_progress() -> Iterator[None]:
-    """Silence transformers' save/load progress bars: library code stays quiet (the runner has its own)."""
-    bars = importlib.import_module("transformers.utils.logging")
-    was_enabled = bars.is_progress_bar_enabled()
-    bars.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            bars.enable_progress_bar()
-
-
 def random_init_config(spec: EncoderSpec, cfg: VideoConfig, head: str = "tokens") -> Any:
     """The architecture config for random init: defaults (= the hub base model), tiny overrides."""
     overrides = dict(spec.tiny) if cfg.size == "tiny" else {}
@@ -58,7 +37,7 @@ def random_init_config(spec: EncoderSpec, cfg: VideoConfig, head: str = "tokens"
         overrides["num_frames"] = cfg.frames
     if head == "logits":
         overrides["num_labels"] = RANDOM_INIT_LABELS
-    return _transformers_attr(spec.config_class)(**overrides)
+    return transformers_attr(spec.config_class)(**overrides)
 
 
 def random_processor_config(spec: EncoderSpec, image_size: int) -> dict[str, Any]:
@@ -78,7 +57,7 @@ def _bare_vivit(spec: EncoderSpec, head: str) -> bool:
 def materialise_random(spec: EncoderSpec, cfg: VideoConfig, folder: Path, head: str = "tokens") -> None:
     """Write a seeded random-weight model and its processor config to ``folder`` (save_pretrained)."""
     config = random_init_config(spec, cfg, head)
-    model_cls = _transformers_attr(model_class_name(spec, head))
+    model_cls = transformers_attr(model_class_name(spec, head))
     with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's global RNG
         torch.manual_seed(cfg.seed)
         model = model_cls(config, add_pooling_layer=False) if _bare_vivit(spec, head) else model_cls(config)
@@ -91,7 +70,7 @@ def read_hf_config(spec: EncoderSpec, source: WeightsSource, cfg: VideoConfig, h
     """The model config without loading weights; a full CLIP config yields its vision part."""
     if source.kind == "random_init":
         return random_init_config(spec, cfg, head)
-    config = _transformers_attr("AutoConfig").from_pretrained(source.folder, local_files_only=True)
+    config = transformers_attr("AutoConfig").from_pretrained(source.folder, local_files_only=True)
     return getattr(config, "vision_config", config)
 
 
@@ -174,16 +153,10 @@ class LoadedEncoder:
 
 def _load_from_folder(spec: EncoderSpec, folder: Path, cfg: VideoConfig, head: str = "tokens") -> LoadedEncoder:
     class_name = model_class_name(spec, head)
-    kwargs: dict[str, Any] = {"local_files_only": True, "dtype": torch.float32, "output_loading_info": True}
-    if _bare_vivit(spec, head):
-        kwargs["add_pooling_layer"] = False
-    try:
-        model, info = _transformers_attr(class_name).from_pretrained(folder, **kwargs)
-    except Exception as e:  # noqa: BLE001  (safetensors, OSError, ValueError...: all mean unusable weights)
-        raise WeightsError(f"{folder}: cannot load {class_name} weights ({e.__class__.__name__}: "
-                           f"{str(e).splitlines()[0] if str(e) else ''}). Pass --weights to a save_pretrained "
-                           f"folder of a {spec.name} model (default {spec.hub_id}).") from e
-    missing_head = [k for k in info.get("missing_keys", ()) if k.startswith("classifier")]
+    kwargs: dict[str, Any] = {"add_pooling_layer": False} if _bare_vivit(spec, head) else {}
+    fix = f"Pass --weights to a save_pretrained folder of a {spec.name} model (default {spec.hub_id})."
+    model, missing = load_pretrained(class_name, folder, fix, **kwargs)
+    missing_head = [k for k in missing if k.startswith("classifier")]
     if head == "logits" and missing_head:  # transformers would fill the classifier with random numbers
         raise WeightsError(f"{folder}: has no trained classification head ({', '.join(sorted(missing_head))} missing), "
                            f"so its logits would be random. Pass --weights to a {class_name} checkpoint such as "
@@ -206,7 +179,7 @@ def load_encoder(encoder: str, cfg: VideoConfig, head: str = "tokens") -> Loaded
     source = resolve_weights(encoder, cfg)
     # compaction options are not part of the key: one loaded model serves them all
     key = (encoder, head, source.kind, str(source.folder), cfg.size, cfg.seed, cfg.frames, cfg.device, cfg.precision)
-    with _LOAD_LOCK, _quiet_progress():
+    with _LOAD_LOCK, quiet_progress():
         if key not in _LOADED:
             _log.info("loading video encoder %s (%s)", encoder, source.hub_id or source.folder or "random init")
             if source.kind == "random_init":
