@@ -308,18 +308,35 @@ def extract_audio(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   level: Optional[str] = typer.Option(None, "--level", help="frame (F, K) | segment (functionals)."),
                   segment_s: Optional[float] = typer.Option(None, "--segment-s", help="Segment length for --level segment."),
                   min_pause_s: Optional[float] = typer.Option(None, "--min-pause-s", help="Shortest pause in seconds."),
+                  encoder: Optional[str] = typer.Option(None, "--encoder", help="hubert | wav2vec2: self-supervised speech embeddings per segment instead of paralinguistic features (config section 'speech')."),
+                  weights: Optional[str] = typer.Option(None, "--weights", help="With --encoder: local path or hub id in the local HF cache."),
+                  random_init: Optional[bool] = typer.Option(None, "--random-init/--pretrained", help="With --encoder: random weights (demo, tests)."),
+                  size: Optional[str] = typer.Option(None, "--size", help="With --encoder --random-init: tiny (default) | base."),
+                  layer: Optional[int] = typer.Option(None, "--layer", help="With --encoder: hidden_states index, 0 = input, -1 = last layer (default; torchaudio's extract_features[-1])."),
+                  tokens: Optional[int] = typer.Option(None, "--tokens", help="With --encoder: also store K frame-level tokens per segment."),
+                  device: Optional[str] = typer.Option(None, "--device", help="With --encoder: cpu | cuda | cuda:N (default: cuda if present)."),
                   config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                   scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
                   recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
-    """Compute paralinguistic frame features (pitch, energy, prosody) into the cache."""
+    """Compute paralinguistic frame features (pitch, energy, prosody), or speech embeddings (--encoder), into the cache."""
     flags = {"hop_s": hop_s, "sr": sr, "f0_floor_hz": f0_floor, "f0_ceiling_hz": f0_ceiling,
              "voicing_threshold": voicing_threshold, "level": level, "segment_s": segment_s, "min_pause_s": min_pause_s}
+    if encoder is not None:
+        if extractor != "audio":
+            from pipeline.errors import ConfigError
+
+            _fail(ConfigError(f"--encoder {encoder} and --extractor {extractor} exclude each other; pass one."))
+        flags |= {"weights": weights, "random_init": random_init, "size": size, "layer": layer, "tokens": tokens,
+                  "device": device}
+        _extract_command(encoder, "speech", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
+        return
     _extract_command(extractor, "audio", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
 
 
 @extract_app.command("video")
 def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   encoder: str = typer.Option("vivit", "--encoder", help="vivit | clip | timesformer"),
+                  head: str = typer.Option("tokens", "--head", help="tokens (compact tokens) | logits (Kinetics-400 class logits per segment: vivit, timesformer)."),
                   weights: Optional[str] = typer.Option(None, "--weights", help="Local path or hub id in the local HF cache."),
                   random_init: Optional[bool] = typer.Option(None, "--random-init/--pretrained", help="Random weights (demo, speed tests)."),
                   size: Optional[str] = typer.Option(None, "--size", help="With --random-init: tiny (default) | base."),
@@ -342,7 +359,15 @@ def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
              "device": device, "segment_s": segment_s, "frames": frames, "keep_tokens": keep_tokens,
              "project_dim": project_dim, "min_coverage": min_coverage, "seed": seed, "precision": precision,
              "prefetch": prefetch}
-    _extract_command(encoder, "video", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
+    name = encoder if head == "tokens" else _guard(lambda: _video_extractor_name(encoder, head))
+    _extract_command(name, "video", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
+
+
+def _video_extractor_name(encoder: str, head: str) -> str:
+    """The registered name of an encoder's output head (vivit + logits -> vivit_logits); ConfigError otherwise."""
+    from pipeline.extractors.video_extractor import video_extractor
+
+    return video_extractor(encoder, head).name
 
 
 @extract_app.command("all")

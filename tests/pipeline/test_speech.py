@@ -158,3 +158,26 @@ def test_missing_weights_and_incomplete_folders_fail_with_the_fix(tmp_path, monk
 def test_bad_config_values_are_reported_together():
     with pytest.raises(ConfigError, match="size only applies.*tokens must be a positive integer"):
         SpeechConfig(size="tiny", tokens=0)
+
+
+def test_cli_extract_audio_encoder_writes_a_hubert_group(tmp_path):
+    from pipeline.cache import FeatureCache
+    from pipeline.synth.demo import generate_demo
+    from tests.test_cli import run_cli
+
+    manifest = generate_demo(tmp_path / "demo", subjects=1, trials=1, duration_s=4.0, seed=1)
+    code, out = run_cli("extract", "audio", "--manifest", str(manifest), "--encoder", "hubert", "--random-init",
+                        "--tokens", "2", "--scheduler", "sync", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["group"].startswith("audio/hubert-") and summary["done"] == 1
+    (group,) = FeatureCache(str(_cache_of(manifest))).groups("audio")
+    assert group.attrs["describe"]["tokens_per_segment"] == 2 and group.identity["config"]["tokens"] == 2
+    code, _ = run_cli("extract", "audio", "--manifest", str(manifest), "--encoder", "hubert", "--extractor", "egemaps")
+    assert code == 2
+
+
+def _cache_of(manifest: Path) -> Path:
+    from pipeline.manifest import load_manifest
+
+    return Path(str(load_manifest(manifest, check_files=False).cache))

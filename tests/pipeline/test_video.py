@@ -610,3 +610,17 @@ def test_head_choice_is_checked_and_fingerprinted():
 
     assert fp(video_extractor("vivit", "logits")) != fp(video_extractor("vivit"))
     assert video_extractor("vivit").name == "vivit"                         # the token group keeps its name
+
+
+def test_cli_extract_video_head_logits(tmp_path):
+    from pipeline.synth.demo import generate_demo
+    from tests.test_cli import run_cli
+
+    manifest = generate_demo(tmp_path / "demo", subjects=1, trials=1, duration_s=4.0, seed=1)
+    code, out = run_cli("extract", "video", "--manifest", str(manifest), "--encoder", "vivit", "--head", "logits",
+                        "--random-init", "--frames", "8", "--device", "cpu", "--scheduler", "sync", "--json")
+    assert code == 0, out
+    assert json.loads(out)["group"].startswith("video/vivit_logits-")
+    code, _ = run_cli("extract", "video", "--manifest", str(manifest), "--encoder", "clip", "--head", "logits",
+                      "--random-init")
+    assert code == 2
