@@ -181,3 +181,20 @@ def _cache_of(manifest: Path) -> Path:
     from pipeline.manifest import load_manifest
 
     return Path(str(load_manifest(manifest, check_files=False).cache))
+
+
+def test_real_recordings_wav_at_20k_and_a_video_audio_track(real_data, tmp_path):
+    """A 20 kHz FDA utterance and the AAC track (48 kHz) of the real face video: resampled, segmented, finite."""
+    import soundfile
+
+    wav = sorted((real_data / "speech" / "fda").glob("*.wav"))[0]
+    video = real_data / "video" / "face_1080p.mp4"
+    extractor = get_extractor("hubert")(SpeechConfig(random_init=True, device="cpu", tokens=2))
+    for path, fmt, input_sr in ((wav, "wav", 20000), (video, "mp4", 48000)):
+        stream = Stream(name="voice", kind="audio", path=path, format=fmt, offset_s=0.0)
+        out = extractor.extract(Recording(id="r", dataset="real", subject="s", streams={"voice": stream}), stream)
+        duration = soundfile.info(str(path)).duration if fmt == "wav" else 4.2
+        assert out.attrs["input_sr"] == input_sr and out.attrs["sr"] == SR
+        np.testing.assert_allclose(out.times_s, plan_segments(0.0, out.attrs["duration_s"], 2.0, 0.5))
+        assert abs(out.attrs["duration_s"] - duration) < 0.1
+        assert np.isfinite(out.arrays["frames"]).all() and out.arrays["tokens"].shape == (len(out.times_s), 2, 64)

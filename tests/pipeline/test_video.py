@@ -624,3 +624,12 @@ def test_cli_extract_video_head_logits(tmp_path):
     code, _ = run_cli("extract", "video", "--manifest", str(manifest), "--encoder", "clip", "--head", "logits",
                       "--random-init")
     assert code == 2
+
+
+def test_logits_on_the_real_face_video(real_data):
+    """The 1080p, 4.2 s face video: two 2 s segments of 400 finite random-head logits (VATE's input width)."""
+    rec, stream = make_stream(real_data / "video" / "face_1080p.mp4")
+    out = video_extractor("vivit", head="logits")(VideoConfig(random_init=True, device="cpu")).extract(rec, stream)
+    np.testing.assert_allclose(out.times_s, [[0.0, 2.0], [2.0, 4.0]])
+    assert out.arrays["logits"].shape == (2, 400) and np.isfinite(out.arrays["logits"]).all()
+    assert out.attrs["source_width"] == 1920
