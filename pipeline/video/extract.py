@@ -20,7 +20,7 @@ import torch
 from pipeline.errors import ExtractionError
 from pipeline.features import FeatureArrays
 from pipeline.manifest import Stream
-from pipeline.video.compact import compact_tokens, keep_indices, projection_matrix
+from pipeline.video.compact import TokenLayout, compact_tokens, keep_indices, projection_matrix
 from pipeline.video.video_config import VideoConfig
 from pipeline.video.decode import VideoIndex, convert_frame, iter_clips, probe_video
 from pipeline.video.encoders import LoadedEncoder
@@ -99,7 +99,7 @@ def extract_video(encoder: LoadedEncoder, cfg: VideoConfig, stream: Stream) -> F
     return FeatureArrays(times_s=intervals, arrays={key: values}, attrs=_entry_attrs(index, stream))
 
 
-def _tokens_to_host(hidden: torch.Tensor, layout, keep: np.ndarray, projection: np.ndarray | None) -> np.ndarray:
+def _tokens_to_host(hidden: torch.Tensor, layout: TokenLayout, keep: np.ndarray, projection: np.ndarray | None) -> np.ndarray:
     """Compact on the device, then float16 on the host: ``(B, 1 + K * tokens_per_unit, D or d)``."""
     tokens = compact_tokens(hidden, layout, keep, projection)
     # clamp: a rare outlier activation beyond fp16's range would otherwise be stored as inf
