@@ -19,7 +19,7 @@ from typing import Any, Optional
 import typer
 
 from commandline.config_file import read_config_section
-from commandline.extraction import extract_every_modality, extract_from_options
+from commandline.extraction import extract_every_modality, extract_from_options, video_extractor_name
 from commandline.guard import Settings, command, console, out
 
 app = typer.Typer(help="eegavi: cache frozen video/audio/ECG/EEG features once, train EEG fusion models on them.",
@@ -201,12 +201,25 @@ def extract_audio(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   f0_ceiling_hz: Optional[float] = typer.Option(None, "--f0-ceiling-hz", "--f0-ceiling", help="Highest F0 in Hz."),
                   voicing_threshold: Optional[float] = typer.Option(None, "--voicing-threshold", help="Praat voicing threshold."),
                   level: Optional[str] = typer.Option(None, "--level", help="frame (F, K) | segment (functionals)."),
-                  segment_s: Optional[float] = typer.Option(None, "--segment-s", help="Segment length for --level segment."),
+                  segment_s: Optional[float] = typer.Option(None, "--segment-s", help="Segment length in seconds for --level segment and for --encoder (default 2)."),
                   min_pause_s: Optional[float] = typer.Option(None, "--min-pause-s", help="Shortest pause in seconds."),
+                  encoder: Optional[str] = typer.Option(None, "--encoder", help="hubert | wav2vec2: self-supervised speech embeddings per segment instead of paralinguistic features (config section 'speech')."),
+                  weights: Optional[str] = typer.Option(None, "--weights", help="With --encoder: local path or hub id in the local HF cache."),
+                  random_init: Optional[bool] = typer.Option(None, "--random-init/--pretrained", help="With --encoder: random weights (demo, tests)."),
+                  size: Optional[str] = typer.Option(None, "--size", help="With --encoder --random-init: tiny (default) | base."),
+                  layer: Optional[int] = typer.Option(None, "--layer", help="With --encoder: hidden_states index, 0 = input, -1 = last layer (default; torchaudio's extract_features[-1])."),
+                  tokens: Optional[int] = typer.Option(None, "--tokens", help="With --encoder: also store K frame-level tokens per segment."),
+                  device: Optional[str] = typer.Option(None, "--device", help="With --encoder: cpu | cuda | cuda:N (default: cuda if present)."),
                   config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                   scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
                   recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> int:
-    """Compute paralinguistic frame features (pitch, energy, prosody) into the cache."""
+    """Compute paralinguistic frame features (pitch, energy, prosody), or speech embeddings (--encoder), into the cache."""
+    if encoder is not None and extractor is not None:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(f"--encoder {encoder} and --extractor {extractor} exclude each other; pass one.")
+    if encoder is not None:
+        return extract_from_options(encoder, "speech", locals())
     return extract_from_options(extractor, "audio", locals())
 
 
@@ -214,6 +227,7 @@ def extract_audio(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
 @command
 def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   encoder: Optional[str] = typer.Option(None, "--encoder", help="vivit (the default) | clip | timesformer"),
+                  head: str = typer.Option("tokens", "--head", help="tokens (compact tokens) | logits (Kinetics-400 class logits per segment: vivit, timesformer)."),
                   weights: Optional[str] = typer.Option(None, "--weights", help="Local path or hub id in the local HF cache."),
                   random_init: Optional[bool] = typer.Option(None, "--random-init/--pretrained", help="Random weights (demo, speed tests)."),
                   size: Optional[str] = typer.Option(None, "--size", help="With --random-init: tiny (default) | base."),
@@ -232,7 +246,7 @@ def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                   processes: bool = ProcessesOpt,
                   recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> int:
     """Encode face video with a frozen transformers encoder and compact its tokens into the cache."""
-    return extract_from_options(encoder, "video", locals())
+    return extract_from_options(video_extractor_name(encoder, head), "video", locals())
 
 
 @extract_app.command("all")

@@ -26,7 +26,7 @@ from pipeline.modalities import DEFAULT_EXTRACTORS, default_extractor
 # Parameters of extract commands that say how and where to run, not what to compute. `extractor`
 # and `encoder` choose the registry entry; every other parameter is a config field.
 RUN_PARAMETERS = frozenset({"manifest", "cache", "config", "set_", "scheduler", "workers", "processes",
-                            "recording", "as_json", "extractor", "encoder"})
+                            "recording", "as_json", "extractor", "encoder", "head"})
 
 
 def command_line() -> str:
@@ -66,21 +66,41 @@ def run_extraction(name: str, manifest_path: Path, cache: str | None, config: An
     return 1 if summary.failed else 0
 
 
-def extract_from_options(name: str | None, modality: str, params: dict[str, Any]) -> int:
+def extract_from_options(name: str | None, section: str, params: dict[str, Any]) -> int:
     """``cli extract <modality>``: config = defaults < ``--config`` section < options < ``--set``.
 
-    ``name`` is the extractor (None: the modality's default). ``params`` are the command's
-    parameters by name (its ``locals()``, so the command body must bind no other name first): the
-    run options, and one parameter per config field, None when not given.
+    ``name`` is the extractor (None: the modality's default); ``section`` is the modality, or the
+    config section of an alternative extractor family (``speech`` for ``extract audio --encoder``).
+    ``params`` are the command's parameters by name (its ``locals()``, so the command body must bind
+    no other name first): the run options, and one parameter per config field, None when not given.
+    A command may carry options of two extractor families (audio: paralinguistic and speech); an
+    option that the chosen extractor's config lacks is refused when given and ignored when not.
     """
+    import dataclasses
+
+    from pipeline.errors import ConfigError
     from pipeline.extractors.base import get_extractor
 
-    name = name or default_extractor(modality)
+    name = name or default_extractor(section)
+    config_type = get_extractor(name).config_type
+    fields = {f.name for f in dataclasses.fields(config_type)}
     flags = {k: v for k, v in params.items() if k not in RUN_PARAMETERS}
-    cfg = layer_config(get_extractor(name).config_type, read_config_section(params["config"], modality), flags,
+    stray = sorted(k for k, v in flags.items() if k not in fields and v is not None)
+    if stray:
+        raise ConfigError(f"--{stray[0].replace('_', '-')} does not apply to extractor '{name}' "
+                          f"(its options: {', '.join(sorted(fields))}). Drop it or choose another extractor.")
+    flags = {k: v for k, v in flags.items() if k in fields}
+    cfg = layer_config(config_type, read_config_section(params["config"], section), flags,
                        parse_set_options(params["set_"]))
     return run_extraction(name, params["manifest"], params["cache"], cfg, params["scheduler"], params["workers"],
                           params["recording"], params["as_json"], params["processes"])
+
+
+def video_extractor_name(encoder: str | None, head: str) -> str:
+    """The registered extractor of an encoder's output head (vivit + logits -> vivit_logits)."""
+    from pipeline.extractors.video_extractor import video_extractor
+
+    return video_extractor(encoder or default_extractor("video"), head).name
 
 
 def extract_every_modality(manifest_path: Path, cache: str | None, overrides: dict[str, str | None],

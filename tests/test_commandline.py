@@ -75,21 +75,31 @@ def _extract_commands() -> dict[str, click.Command]:
     return {name: cmd for name, cmd in group.commands.items() if name != "all"}
 
 
-EXTRACTORS = {"eeg": ["eeg"], "ecg": ["ecg"], "audio": ["audio"], "video": ["vivit", "clip", "timesformer"]}
+# The extractors each command can run: `extract audio` serves the paralinguistic extractor and,
+# with --encoder, the speech encoders, so its options are the union of both configs' fields.
+EXTRACTORS = {"eeg": ["eeg"], "ecg": ["ecg"], "audio": ["audio", "hubert", "wav2vec2"],
+              "video": ["vivit", "clip", "timesformer", "vivit_logits"]}
 
 
 @pytest.mark.parametrize("modality", sorted(EXTRACTORS))
 def test_every_extract_option_is_a_config_field_or_a_run_option(modality: str) -> None:
     cmd = _extract_commands()[modality]
-    for name in EXTRACTORS[modality]:
-        fields = {f.name for f in dataclasses.fields(get_extractor(name).config_type)}
-        for param in cmd.params:
-            if param.name in extraction.RUN_PARAMETERS:
-                continue
-            # the parameter is the field, and one of its option names is the field's own words
-            assert param.name in fields, f"extract {modality}: parameter '{param.name}' is no {name} config field"
-            words = {opt.lstrip("-").replace("-", "_") for opt in param.opts}
-            assert param.name in words, f"extract {modality}: none of {param.opts} spells '{param.name}'"
+    fields = {f.name for name in EXTRACTORS[modality] for f in dataclasses.fields(get_extractor(name).config_type)}
+    for param in cmd.params:
+        if param.name in extraction.RUN_PARAMETERS:
+            continue
+        # the parameter is a field, and one of its option names is the field's own words
+        assert param.name in fields, f"extract {modality}: parameter '{param.name}' is no config field of {EXTRACTORS[modality]}"
+        words = {opt.lstrip("-").replace("-", "_") for opt in param.opts}
+        assert param.name in words, f"extract {modality}: none of {param.opts} spells '{param.name}'"
+
+
+def test_an_option_of_the_other_extractor_family_is_refused(tmp_path) -> None:
+    """`extract audio --layer 3` without --encoder: the option belongs to the speech encoders."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(cli.app, ["extract", "audio", "--manifest", str(tmp_path / "m.yaml"), "--layer", "3"])
+    assert result.exit_code == 2 and "--layer does not apply to extractor 'audio'" in result.output
 
 
 def test_the_extract_commands_cover_every_modality() -> None:

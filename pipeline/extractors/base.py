@@ -60,6 +60,7 @@ class BaseExtractor:
 
 
 _REGISTRY: dict[str, type] = {}
+_PLUGIN_FAILURES: dict[str, str] = {}   # entry-point name -> why it did not load (see plugins.py)
 
 # Extractors that need a package eegavi does not install, and how to get it: named in the error.
 OPTIONAL_EXTRACTORS = {"egemaps": "pip install opensmile"}
@@ -86,10 +87,24 @@ def get_extractor(name: str) -> type:
         if name in OPTIONAL_EXTRACTORS:
             raise ConfigError(f"extractor '{name}' needs an optional package that is not installed: "
                               f"{OPTIONAL_EXTRACTORS[name]}.") from None
-        raise ConfigError(f"unknown extractor '{name}'. Known extractors: {', '.join(sorted(_REGISTRY))}.") from None
+        if name in _PLUGIN_FAILURES:
+            raise ConfigError(f"extractor '{name}' comes from a plugin that failed to load: {_PLUGIN_FAILURES[name]}. "
+                              "Fix or reinstall that package.") from None
+        broken = f" Plugins that failed to load: {', '.join(sorted(_PLUGIN_FAILURES))}." if _PLUGIN_FAILURES else ""
+        raise ConfigError(f"unknown extractor '{name}'. Known extractors: {', '.join(sorted(_REGISTRY))}.{broken}") from None
 
 
 def registered_extractors() -> dict[str, type]:
     """All registered extractors by name."""
 
     return dict(_REGISTRY)
+
+
+def record_plugin_failure(name: str, why: str) -> None:
+    """Remember that plugin ``name`` did not load, so a lookup of it can say why."""
+    _PLUGIN_FAILURES[name] = why
+
+
+def plugin_failures() -> dict[str, str]:
+    """Extractor plugins that failed to load: entry-point name -> reason."""
+    return dict(_PLUGIN_FAILURES)

@@ -20,7 +20,7 @@ import torch
 from pipeline.errors import ExtractionError
 from pipeline.features import FeatureArrays
 from pipeline.manifest import Stream
-from pipeline.video.compact import compact_tokens, keep_indices, projection_matrix
+from pipeline.video.compact import TokenLayout, compact_tokens, keep_indices, projection_matrix
 from pipeline.video.video_config import VideoConfig
 from pipeline.video.decode import VideoIndex, convert_frame, iter_clips, probe_video
 from pipeline.video.encoders import LoadedEncoder
@@ -75,26 +75,40 @@ def pixel_batches(index: VideoIndex, frame_idx: np.ndarray, spec: PreprocessSpec
 
 
 def extract_video(encoder: LoadedEncoder, cfg: VideoConfig, stream: Stream) -> FeatureArrays:
-    """Tokens ``(S, 1 + T, D)`` float16 and segment intervals ``(S, 2)`` for one video stream."""
+    """One video stream's segments ``(S, 2)`` and, by the encoder's head, compact tokens
+    ``(S, 1 + T, D)`` float16 (head "tokens") or class logits ``(S, C)`` float32 (head "logits")."""
     layout = encoder.layout
     index, intervals, frame_idx = plan_stream(stream, cfg, layout.frames)
-    keep = keep_indices(layout.units, cfg.keep_tokens)
-    projection = projection_matrix(layout.dim, cfg.project_dim, cfg.seed) if cfg.project_dim else None
+    if encoder.head == "logits":
+        key, post = "logits", _logits_to_host
+    else:
+        keep = keep_indices(layout.units, cfg.keep_tokens)
+        projection = projection_matrix(layout.dim, cfg.project_dim, cfg.seed) if cfg.project_dim else None
+        key, post = "tokens", partial(_tokens_to_host, layout=layout, keep=keep, projection=projection)
     out: list[np.ndarray] = []
     batches = pixel_batches(index, frame_idx, encoder.preprocess, cfg.batch_size)
     batcher = encoder.batcher(cfg.batch_size)  # merges with other threads' batches (--workers N)
     with batcher.session():
         for pixels in prefetch(batches, cfg.prefetch):
-            hidden = batcher.run(pixels)
-            tokens = compact_tokens(hidden, layout, keep, projection)
-            # clamp: a rare outlier activation beyond fp16's range would otherwise be stored as inf
-            out.append(tokens.clamp(-_FP16_MAX, _FP16_MAX).to(torch.float16).cpu().numpy())
-    tokens = np.concatenate(out, axis=0)
-    if len(tokens) != len(intervals):  # iter_clips raises first; this guards the contract
-        raise ExtractionError(f"{stream.path}: decoded {len(tokens)} of {len(intervals)} segments. "
+            out.append(post(batcher.run(pixels)))
+    values = np.concatenate(out, axis=0)
+    if len(values) != len(intervals):  # iter_clips raises first; this guards the contract
+        raise ExtractionError(f"{stream.path}: decoded {len(values)} of {len(intervals)} segments. "
                               "Re-encode the file.")
-    _log.debug("%s: %d segments, tokens %s", stream.path, len(tokens), tokens.shape)
-    return FeatureArrays(times_s=intervals, arrays={"tokens": tokens}, attrs=_entry_attrs(index, stream))
+    _log.debug("%s: %d segments, %s %s", stream.path, len(values), key, values.shape)
+    return FeatureArrays(times_s=intervals, arrays={key: values}, attrs=_entry_attrs(index, stream))
+
+
+def _tokens_to_host(hidden: torch.Tensor, layout: TokenLayout, keep: np.ndarray, projection: np.ndarray | None) -> np.ndarray:
+    """Compact on the device, then float16 on the host: ``(B, 1 + K * tokens_per_unit, D or d)``."""
+    tokens = compact_tokens(hidden, layout, keep, projection)
+    # clamp: a rare outlier activation beyond fp16's range would otherwise be stored as inf
+    return tokens.clamp(-_FP16_MAX, _FP16_MAX).to(torch.float16).cpu().numpy()
+
+
+def _logits_to_host(logits: torch.Tensor) -> np.ndarray:
+    """Logits ``(B, C)`` stay float32: they are few, and a softmax over them is sensitive to rounding."""
+    return logits.float().cpu().numpy()
 
 
 def _entry_attrs(index: VideoIndex, stream: Stream) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class EncoderSpec:
     default_frames: int | None   # None: the model config's num_frames
     processor_defaults: dict[str, Any] = field(hash=False, compare=False)
     tiny: dict[str, Any] = field(hash=False, compare=False)
+    classifier_class: str | None = None  # the ...ForVideoClassification class of head "logits"; None: no head
 
 
 _TINY_WIDTH = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
@@ -38,7 +39,7 @@ _TINY_WIDTH = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads":
 ENCODERS: dict[str, EncoderSpec] = {
     "vivit": EncoderSpec(
         name="vivit", hub_id="google/vivit-b-16x2-kinetics400", model_class="VivitModel",
-        config_class="VivitConfig", default_frames=None,
+        config_class="VivitConfig", default_frames=None, classifier_class="VivitForVideoClassification",
         processor_defaults={"do_resize": True, "size": {"shortest_edge": 256}, "do_center_crop": True,
                             "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
                             "rescale_factor": 1 / 127.5, "offset": True, "do_normalize": True,
@@ -46,7 +47,7 @@ ENCODERS: dict[str, EncoderSpec] = {
         tiny=dict(_TINY_WIDTH)),
     "timesformer": EncoderSpec(
         name="timesformer", hub_id="facebook/timesformer-base-finetuned-k400", model_class="TimesformerModel",
-        config_class="TimesformerConfig", default_frames=None,
+        config_class="TimesformerConfig", default_frames=None, classifier_class="TimesformerForVideoClassification",
         processor_defaults={"do_resize": True, "size": {"shortest_edge": 224}, "do_center_crop": True,
                             "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
                             "rescale_factor": 1 / 255, "do_normalize": True,
@@ -65,6 +66,10 @@ ENCODERS: dict[str, EncoderSpec] = {
 
 SIZES = ("tiny", "base")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+HEADS = ("tokens", "logits")
+# Random-init classification heads get the hub checkpoints' Kinetics-400 width, so random logits have
+# the shape that downstream consumers (VATE's video head takes 400 inputs) expect.
+RANDOM_INIT_LABELS = 400
 
 
 def encoder_spec(name: str) -> EncoderSpec:
@@ -73,6 +78,19 @@ def encoder_spec(name: str) -> EncoderSpec:
         return ENCODERS[name]
     except KeyError:
         raise ConfigError(f"unknown video encoder '{name}'. Valid encoders: {', '.join(ENCODERS)}.") from None
+
+
+def model_class_name(spec: EncoderSpec, head: str) -> str:
+    """The transformers class that computes ``head`` ("tokens": the bare model; "logits": its classifier)."""
+    if head not in HEADS:
+        raise ConfigError(f"unknown video head '{head}'. Valid heads: {', '.join(HEADS)}.")
+    if head == "tokens":
+        return spec.model_class
+    if spec.classifier_class is None:
+        with_head = ", ".join(n for n, s in ENCODERS.items() if s.classifier_class)
+        raise ConfigError(f"video encoder '{spec.name}' has no video classification head, so --head logits "
+                          f"cannot apply. Use --head tokens, or an encoder with one: {with_head}.")
+    return spec.classifier_class
 
 
 @dataclass(frozen=True)

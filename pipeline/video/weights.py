@@ -1,99 +1,26 @@
-"""Where an encoder's weights come from, offline only, and their identity for the fingerprint.
+"""The video encoders' weights: ``pipeline.weights`` applied to a VideoConfig and an encoder's spec.
 
-Three sources: a hub id found in the local Hugging Face cache (identity = id + commit), a local
-folder (identity = sha256 of its weight and config files, not its path, so a copied folder keeps
-its cache), or ``random_init`` (identity = encoder, size, seed). Nothing here loads a model or
-imports transformers, so the runner and stage two can ask for the identity cheaply.
+Nothing here loads a model or imports transformers, so the runner and stage two can ask for the
+identity cheaply.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import threading
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pipeline.errors import WeightsError
 from pipeline.video.video_config import VideoConfig, encoder_spec
+from pipeline.weights import WeightsSource, find_weights, hash_file, source_identity
 
-_log = logging.getLogger(__name__)
-
-_HASHED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json")
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-_hash_memo: dict[tuple[str, int, int], str] = {}
-_hash_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class WeightsSource:
-    """Resolved weights. kind: "hub" | "local" | "random_init"; folder is None for random_init."""
-
-    kind: str
-    folder: Path | None
-    hub_id: str | None = None
-    revision: str | None = None
-
-
-def _missing(encoder: str, hub_id: str, why: str) -> WeightsError:
-    return WeightsError(f"weights for video encoder '{encoder}' are not available offline: {why}. Download them once "
-                        f"(hf download {hub_id}), pass --weights PATH to a local copy, "
-                        "or use --random-init for a random-weight run.")
-
-
-def _has_weights(folder: Path) -> bool:
-    return (folder / "config.json").exists() and any(
-        p.suffix in _WEIGHT_SUFFIXES for p in folder.iterdir() if p.is_file())
+__all__ = ["WeightsSource", "hash_file", "resolve_weights", "weights_identity"]
 
 
 def resolve_weights(encoder: str, cfg: VideoConfig) -> WeightsSource:
     """Find the weights without loading them; raise WeightsError naming --weights and the hub id."""
     spec = encoder_spec(encoder)
-    if cfg.random_init:
-        return WeightsSource(kind="random_init", folder=None)
-    name = cfg.weights or spec.hub_id
-    path = Path(name).expanduser()
-    if path.exists():
-        if not path.is_dir() or not _has_weights(path):
-            raise _missing(encoder, spec.hub_id, f"--weights '{name}' is not a folder with config.json and "
-                                                 "weight files (save_pretrained layout)")
-        return WeightsSource(kind="local", folder=path.resolve())
-    try:
-        from huggingface_hub import snapshot_download
-
-        folder = Path(snapshot_download(name, local_files_only=True))
-    except Exception as e:  # LocalEntryNotFoundError, HFValidationError, offline errors
-        why = f"'{name}' is neither a local folder nor in the local Hugging Face cache"
-        raise _missing(encoder, spec.hub_id, why) from e
-    if not _has_weights(folder):
-        raise _missing(encoder, spec.hub_id, f"the cached snapshot of '{name}' ({folder}) has no weight files")
-    return WeightsSource(kind="hub", folder=folder, hub_id=name, revision=folder.name)
-
-
-def hash_file(path: Path) -> str:
-    """sha256 of a file, memoised in-process by (path, size, mtime) so repeated identities are cheap."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key in _hash_memo:
-            return _hash_memo[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    with _hash_lock:
-        _hash_memo[key] = h.hexdigest()
-    return _hash_memo[key]
+    return find_weights(f"video encoder '{encoder}'", spec.hub_id, cfg.weights, cfg.random_init)
 
 
 def weights_identity(encoder: str, cfg: VideoConfig) -> dict[str, Any]:
     """JSON-able identity of the weights, for the fingerprint and the cache group attributes."""
-    source = resolve_weights(encoder, cfg)
-    if source.kind == "random_init":
-        return {"source": "random_init", "random_init": True, "encoder": encoder, "size": cfg.size,
-                "seed": cfg.seed}
-    if source.kind == "hub":
-        return {"source": "hub", "random_init": False, "hub_id": source.hub_id, "revision": source.revision}
-    files = sorted(p for p in source.folder.iterdir() if p.is_file() and p.suffix in _HASHED_SUFFIXES)
-    return {"source": "local", "random_init": False, "files": {p.name: hash_file(p) for p in files}}
+    recipe = {"encoder": encoder, "size": cfg.size, "seed": cfg.seed}
+    return source_identity(resolve_weights(encoder, cfg), recipe)

@@ -13,8 +13,8 @@ from pipeline.manifest import load_manifest
 from pipeline.run import build_extractor
 
 # Defaults that need real weights are swapped for tiny random ones here, and only here.
-TEST_CONFIG_OVERRIDES = {"vivit": {"random_init": True}, "clip": {"random_init": True},
-                         "timesformer": {"random_init": True}}
+TEST_CONFIG_OVERRIDES = {name: {"random_init": True} for name in (
+    "vivit", "clip", "timesformer", "vivit_logits", "timesformer_logits", "hubert", "wav2vec2")}
 
 
 @pytest.fixture(scope="module")

@@ -212,6 +212,11 @@ def save_tiny_vivit(folder: Path) -> Path:
     config = VivitConfig(num_frames=8, image_size=32, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                          intermediate_size=64)
     VivitModel(config, add_pooling_layer=False).save_pretrained(folder)
+    return write_tiny_processor(folder)
+
+
+def write_tiny_processor(folder: Path) -> Path:
+    """The 32-pixel ViViT processor config of the tiny test models."""
     proc = {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}, "rescale_factor": 1 / 127.5,
             "offset": True, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
     (folder / "preprocessor_config.json").write_text(json.dumps(proc))
@@ -535,3 +540,98 @@ def test_concurrent_recordings_share_forward_passes(tmp_path, monkeypatch):
                                    alone[k].astype(np.float32), rtol=1e-3, atol=1e-5)
     after = batcher.stats()    # bad merged then rerun alone, or bad led alone and a + c merged
     assert (after.fallbacks - stats.fallbacks) + (after.merged - stats.merged) >= 1
+
+
+# ------------------------------------------------------------------ output head: Kinetics logits
+
+
+def save_tiny_vivit_classifier(folder: Path, num_labels: int = 5) -> Path:
+    """A tiny VivitForVideoClassification with named classes, as a local Kinetics checkpoint would be."""
+    from transformers import VivitConfig, VivitForVideoClassification
+
+    torch.manual_seed(0)
+    config = VivitConfig(num_frames=8, image_size=32, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, num_labels=num_labels,
+                         id2label={i: f"action {i}" for i in range(num_labels)})
+    VivitForVideoClassification(config).save_pretrained(folder)
+    return write_tiny_processor(folder)
+
+
+def test_logits_head_equals_the_classifier_on_the_same_pixels(tmp_path):
+    from transformers import VivitForVideoClassification
+
+    folder = save_tiny_vivit_classifier(tmp_path / "w")
+    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=80, fps=20), offset_s=0.5)
+    cfg = VideoConfig(weights=str(folder), device="cpu")
+    extractor = video_extractor("vivit", head="logits")(cfg)
+    assert extractor.name == "vivit_logits"
+    out = extractor.extract(rec, stream)
+    logits = out.arrays["logits"]
+    assert set(out.arrays) == {"logits"} and logits.dtype == np.float32 and logits.shape == (2, 5)
+    np.testing.assert_allclose(out.times_s, [[0.5, 2.0], [2.0, 4.0]])
+    facts = extractor.describe()
+    assert (facts["head"], facts["num_labels"], facts["labels"][4]) == ("logits", 5, "action 4")
+    encoder = encoders.load_encoder("vivit", cfg, head="logits")
+    index, _, frame_idx = plan_stream(stream, cfg, 8)
+    pixels = next(pixel_batches(index, frame_idx, encoder.preprocess, 4))
+    model = VivitForVideoClassification.from_pretrained(folder).eval()
+    with torch.inference_mode():
+        manual = model(pixel_values=torch.from_numpy(pixels)).logits
+    np.testing.assert_allclose(logits, manual.numpy(), rtol=1e-4, atol=1e-5)
+    tokens = video_extractor("vivit")(cfg).extract(rec, stream).arrays["tokens"]  # same folder, bare model
+    assert tokens.shape == (2, 1 + 4, 32)
+
+
+def test_logits_head_refuses_a_folder_without_a_trained_classifier(tmp_path):
+    folder = save_tiny_vivit(tmp_path / "w")                               # a bare VivitModel
+    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=50))
+    with pytest.raises(WeightsError, match=r"no trained classification head \(classifier\..*--head tokens"):
+        video_extractor("vivit", head="logits")(VideoConfig(weights=str(folder), device="cpu")).extract(rec, stream)
+
+
+@pytest.mark.parametrize("name", ["vivit", "timesformer"])
+def test_random_init_logits_have_the_kinetics_width(tmp_path, name):
+    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=50))
+    cls = video_extractor(name, head="logits")
+    a, b = (cls(VideoConfig(**TINY)).extract(rec, stream).arrays["logits"] for _ in range(2))
+    assert a.shape == (1, 400) and np.isfinite(a).all() and a.tobytes() == b.tobytes()
+    assert cls(VideoConfig(**TINY)).describe()["num_labels"] == 400
+
+
+def test_head_choice_is_checked_and_fingerprinted():
+    with pytest.raises(ConfigError, match="'clip' has no video classification head.*vivit, timesformer"):
+        video_extractor("clip", head="logits")
+    with pytest.raises(ConfigError, match="unknown video head 'pooled'.*tokens, logits"):
+        video_extractor("vivit", head="pooled")
+    with pytest.raises(ConfigError, match="--keep-tokens and --project-dim.*--head logits"):
+        video_extractor("vivit", head="logits")(VideoConfig(**TINY, keep_tokens=2)).check_ready()
+
+    def fp(cls):
+        e = cls(VideoConfig(**TINY))
+        return fingerprint(group_identity(e.name, e.version, e.config, e.weights_identity(), e.libraries))
+
+    assert fp(video_extractor("vivit", "logits")) != fp(video_extractor("vivit"))
+    assert video_extractor("vivit").name == "vivit"                         # the token group keeps its name
+
+
+def test_cli_extract_video_head_logits(tmp_path):
+    from pipeline.synth.demo import generate_demo
+    from tests.test_cli import run_cli
+
+    manifest = generate_demo(tmp_path / "demo", subjects=1, trials=1, duration_s=4.0, seed=1)
+    code, out = run_cli("extract", "video", "--manifest", str(manifest), "--encoder", "vivit", "--head", "logits",
+                        "--random-init", "--frames", "8", "--device", "cpu", "--scheduler", "sync", "--json")
+    assert code == 0, out
+    assert json.loads(out)["group"].startswith("video/vivit_logits-")
+    code, _ = run_cli("extract", "video", "--manifest", str(manifest), "--encoder", "clip", "--head", "logits",
+                      "--random-init")
+    assert code == 2
+
+
+def test_logits_on_the_real_face_video(real_data):
+    """The 1080p, 4.2 s face video: two 2 s segments of 400 finite random-head logits (VATE's input width)."""
+    rec, stream = make_stream(real_data / "video" / "face_1080p.mp4")
+    out = video_extractor("vivit", head="logits")(VideoConfig(random_init=True, device="cpu")).extract(rec, stream)
+    np.testing.assert_allclose(out.times_s, [[0.0, 2.0], [2.0, 4.0]])
+    assert out.arrays["logits"].shape == (2, 400) and np.isfinite(out.arrays["logits"]).all()
+    assert out.attrs["source_width"] == 1920
