@@ -102,7 +102,9 @@ class EEGPreprocess(BaseExtractor):
         times = raw.times + stream.offset_s
         return FeatureArrays(times_s=times, arrays={"data": data},
                              attrs={"sfreq": float(raw.info["sfreq"]), "ch_names": list(raw.ch_names),
-                                    "source_sfreq": float(raw.info.get("sfreq")), "flat_channels": flat})
+                                    "source_sfreq": float(raw.info.get("sfreq")), "flat_channels": flat},
+                             dims={"data": ("time", "channel")}, units={"data": "uV"},
+                             coords={"channel": list(raw.ch_names)})
 
 
 def preprocess_raw(raw, cfg: EEGConfig) -> None:

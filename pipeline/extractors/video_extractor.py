@@ -9,6 +9,7 @@ never load weights, so the runner can fingerprint and fail early on missing weig
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError
@@ -69,7 +70,9 @@ class VideoExtractor(BaseExtractor):
         from pipeline.video.encoders import load_encoder
         from pipeline.video.extract import extract_video
 
-        return extract_video(load_encoder(self.name, self.config), self.config, stream)
+        feats = extract_video(load_encoder(self.name, self.config), self.config, stream)
+        # tokens (segment, 1 + T, D): unitless encoder activations, layout in the group's describe()
+        return dataclasses.replace(feats, dims={"tokens": ("time", "token", "dim")}, units={"tokens": "1"})
 
 
 _LAYOUT_TEXT = {
