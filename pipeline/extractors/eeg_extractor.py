@@ -85,8 +85,8 @@ class EEGPreprocess(BaseExtractor):
         raw = read_raw(stream)
         where = str(stream.path)
         names = pick_channels(raw, stream, default_types=("eeg",))
-        raw.pick(names)
-        raw.set_channel_types({n: "eeg" for n in names if raw.get_channel_types([n])[0] != "eeg"})
+        raw.pick(names, verbose="ERROR")
+        raw.set_channel_types({n: "eeg" for n in names if raw.get_channel_types([n])[0] != "eeg"}, verbose="ERROR")
         duration = raw.n_times / raw.info["sfreq"]
         if duration < cfg.min_duration_s:
             raise ExtractionError(f"{where}: recording is {duration:.2f} s long, shorter than min_duration_s="
