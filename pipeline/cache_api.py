@@ -76,7 +76,7 @@ def open_cache(manifest_or_cache: str | Path) -> CacheView:
     location = str(manifest_or_cache)
     manifest = None
     if location.endswith((".yaml", ".yml")):
-        manifest = load_manifest(Path(location))
+        manifest = load_manifest(Path(location), check_files=False)  # a copied cache may travel without raw data
         location = str(manifest.cache)
     cache = FeatureCache(location)
     if not cache.exists():
