@@ -46,7 +46,7 @@ def explain_rebuild(cache: FeatureCache, group: GroupInfo, config: Any = None) -
         return reasons
     today = config if config is not None else recorded
     reasons += _config_changes(stored.get("config", {}), today, cls)
-    reasons += _weights_changes(cls, _locate_weights(today, group), stored.get("weights"))
+    reasons += _weights_changes(cls, today, group, stored.get("weights"))
     reasons += library_changes(stored.get("libraries", {}), cls.libraries)
     return reasons
 
@@ -83,13 +83,14 @@ def _locate_weights(config: Any, group: GroupInfo) -> Any:
     return config
 
 
-def _weights_changes(cls: type, config: Any, stored: Any) -> list[str]:
+def _weights_changes(cls: type, config: Any, group: GroupInfo, stored: Any) -> list[str]:
+    located = _locate_weights(config, group)
     try:
-        now = cls(config).weights_identity()
+        now = cls(located).weights_identity()
     except PipelineError as e:
-        weights = getattr(config, "weights", None)
-        if weights and not Path(weights).expanduser().exists():
-            return [f"weights {weights} not found"]
+        weights, where = getattr(config, "weights", None), getattr(located, "weights", None)
+        if weights and not Path(where).expanduser().exists():
+            return [f"weights {weights} not found" + (f" (looked in {where})" if where != weights else "")]
         return [f"weights not available ({e})"]
     if canonical_json(now) == canonical_json(stored):
         return []
