@@ -85,3 +85,19 @@ def test_missing_group_names_the_build_command(eeg_dataset: Path) -> None:
     with pytest.raises(CacheError, match=r"no video features cached for extractor 'vivit'. "
                                          r"Build them with `cli extract video --encoder vivit`"):
         read_current_group(FeatureCache(eeg_dataset.parent / "cache.zarr"), "video", "vivit")
+
+
+def test_current_pointer_of_an_older_cache_is_still_read(eeg_dataset: Path) -> None:
+    """Caches written before per-modality pointers kept them in the store's attributes."""
+    import zarr
+
+    from pipeline.current import CURRENT_KEY, current_groups
+
+    m, group = _extract_eeg(eeg_dataset)
+    root = zarr.open_group(str(m.cache), mode="a")
+    pointers = dict(root["eeg"].attrs[CURRENT_KEY])
+    del root["eeg"].attrs[CURRENT_KEY]
+    root.attrs[CURRENT_KEY] = {"eeg": {e: {"group": v["group"], "when": v["when"]} for e, v in pointers.items()}}
+    cache = FeatureCache(m.cache)
+    assert current_groups(cache) == {"eeg": {"eeg": group.path}}
+    assert read_current_group(cache, "eeg", manifest=m).path == group.path
