@@ -46,3 +46,13 @@ def test_weights_folder_renamed_still_reads_and_explains_the_rebuild(video_cache
     (stream,) = m.recordings[0].streams_of("video")
     assert cache.read_entry(found.path, m.recordings[0].id, stream.name).arrays["tokens"].ndim == 3
     assert explain_rebuild(cache, group) == [f"weights ./myvivit not found (looked in {tmp_path.resolve() / 'myvivit'})"]
+
+
+def test_extract_with_a_missing_relative_weights_folder_says_where_it_looked(video_cache, tmp_path: Path) -> None:
+    from pipeline.errors import WeightsError
+
+    manifest_path, _ = video_cache
+    (tmp_path / "myvivit").rename(tmp_path / "elsewhere")
+    m = load_manifest(manifest_path)
+    with pytest.raises(WeightsError, match=r"'./myvivit' is neither a local folder \(looked at .*/myvivit\)"):
+        extract(m, "vivit", VideoConfig(weights="./myvivit", device="cpu"), RunOptions(cache=str(m.cache), scheduler="sync"))
