@@ -277,12 +277,11 @@ class FeatureCache:
                                          labels=True)
                   for dim, labels in feats.coords.items()}
         extractor, _, fp = group_path.rpartition("/")[2].rpartition("-")
-        described = {"extractor": extractor, "fingerprint": fp, "recording": recording_id, "stream": stream,
-                     "clock": "seconds on the recording clock (0 = trial start)", "layout": LAYOUT_VERSION,
-                     **{k: v for k, v in feats.attrs.items() if k not in (ENTRY_KEY, "coordinates")}}
+        described = {**{k: v for k, v in feats.attrs.items() if k not in (ENTRY_KEY, "coordinates")},
+                     "extractor": extractor, "fingerprint": fp, "recording": recording_id, "stream": stream,
+                     "clock": "seconds on the recording clock (0 = trial start)", "layout": LAYOUT_VERSION}
         mark = {"complete": True, "layout": LAYOUT_VERSION, "input_hash": input_hash, "checksums": checksums,
-                "coords": coords,
-                "shapes": {name: list(arr.shape) for name, arr in arrays.items()}, "attrs": feats.attrs,
+                "coords": coords, "shapes": {name: list(arr.shape) for name, arr in arrays.items()}, "attrs": feats.attrs,
                 "n_items": int(len(feats.times_s)), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 **(extra or {})}
         grp.attrs.update({**described, ENTRY_KEY: mark})  # one metadata write: the mark comes last
