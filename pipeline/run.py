@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.cache import FeatureCache, GroupInfo
+from pipeline.cache import FeatureCache
 from pipeline.claims import EntryClaims
 from pipeline.current import current_groups, mark_current  # noqa: F401  (current_groups re-exported)
 from pipeline.errors import ExtractionError, PipelineError

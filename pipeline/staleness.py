@@ -8,7 +8,6 @@ the extractor registry. Stage two never asks it (see ``pipeline.resolve``).
 from __future__ import annotations
 
 import dataclasses
-import logging
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from typing import Any
 from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.current import current_groups
 from pipeline.errors import PipelineError
-from pipeline.fingerprint import canonical_json
-
-_log = logging.getLogger(__name__)
+from pipeline.extractors import get_extractor
+from pipeline.fingerprint import canonical_json, group_identity
 
 
 def explain_rebuild(cache: FeatureCache, group: GroupInfo, config: Any = None) -> list[str]:
@@ -28,8 +26,6 @@ def explain_rebuild(cache: FeatureCache, group: GroupInfo, config: Any = None) -
     only code, weights and library changes count). Reasons read like ``transformers 5.24 -> 5.30``
     or ``weights ./myvivit not found``.
     """
-    from pipeline.extractors import get_extractor
-
     stored = group.identity
     reasons: list[str] = []
     current = current_groups(cache).get(group.modality, {}).get(group.extractor)
@@ -67,8 +63,6 @@ def _recorded_config(cls: type, stored: dict[str, Any], reasons: list[str]) -> A
 
 def _config_changes(stored: dict[str, Any], config: Any, cls: type) -> list[str]:
     """``name old -> new`` per config field that differs (fields new in today's code count too)."""
-    from pipeline.fingerprint import group_identity
-
     now = group_identity(cls.name, cls.version, config, {}, ())["config"]
     return [f"config {k} {stored.get(k)!r} -> {now.get(k)!r}"
             for k in sorted(set(stored) | set(now)) if canonical_json(stored.get(k)) != canonical_json(now.get(k))]
