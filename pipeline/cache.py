@@ -27,13 +27,18 @@ import numpy as np
 import zarr
 
 from pipeline.errors import CacheError
-from pipeline.features import FeatureArrays
+from pipeline.features import TIMES, FeatureArrays
 
 _log = logging.getLogger(__name__)
 
 GROUP_KEY = "eegavi_group"
 ENTRY_KEY = "eegavi_entry"
 TARGET_CHUNK_BYTES = 4 << 20
+# 2: arrays carry dimension_names, units and a crc32c per chunk; entries are xarray datasets.
+# Layout 1 caches still read and train; only opening them in xarray needs a re-extraction.
+LAYOUT_VERSION = 2
+# zstd as zarr's default, then crc32c so a corrupted chunk fails at read time, not only in verify.
+_COMPRESSORS = (zarr.codecs.ZstdCodec(level=0), zarr.codecs.Crc32cCodec())
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class GroupInfo:
 
 def array_checksum(arr: np.ndarray) -> str:
     """sha256 over dtype, shape and bytes: what ``verify`` recomputes from the stored chunks."""
+    if arr.dtype.kind in "OUT":  # labels (channel/feature names): hash the text, not object pointers
+        return hashlib.sha256(("str" + "\n".join(map(str, arr.ravel()))).encode()).hexdigest()
     h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
     h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
@@ -149,6 +156,21 @@ class FeatureCache:
     def set_root_attr(self, key: str, value: Any) -> None:
         self._open_root(create=True).attrs[key] = value
 
+    def modalities(self) -> list[str]:
+        """Names of the modality groups in the store (``eeg``, ``video``, ...)."""
+        root = self._open_root(create=False)
+        return [] if root is None else sorted(name for name, _ in root.groups())
+
+    def modality_attr(self, modality: str, key: str, default: Any = None) -> Any:
+        """An attribute of a modality group (e.g. its current-group pointer)."""
+        root = self._open_root(create=False)
+        if root is None or modality not in root:
+            return default
+        return root[modality].attrs.get(key, default)
+
+    def set_modality_attr(self, modality: str, key: str, value: Any) -> None:
+        _require_group(self._open_root(create=True), modality).attrs[key] = value
+
     def _root_or_raise(self) -> zarr.Group:
         root = self._open_root(create=False)
         if root is None:
@@ -175,7 +197,9 @@ class FeatureCache:
         if existing is None:
             meta = {"modality": modality, "extractor": extractor, "fingerprint": fp, "identity": identity,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **attrs}
-            grp.attrs[GROUP_KEY] = meta
+            # Flat copies for xarray/datatree users; the fingerprint never depends on them.
+            grp.attrs.update({GROUP_KEY: meta, "modality": modality, "extractor": extractor, "fingerprint": fp,
+                              "layout": LAYOUT_VERSION})
         else:
             meta = {**existing, **{k: v for k, v in attrs.items() if k not in ("created",)}}
             if meta != existing:
@@ -254,27 +278,46 @@ class FeatureCache:
 
     def write_entry(self, group_path: str, recording_id: str, stream: str, feats: FeatureArrays,
                     input_hash: str, extra: dict[str, Any] | None = None) -> None:
-        """Write one entry: clear any old one, write arrays, then set the completion mark last."""
+        """Write one entry: clear any old one, write arrays, then set the completion mark last.
+
+        Each array carries zarr v3 ``dimension_names``, its units and a crc32c checksum per chunk,
+        and the entry's attributes name its extractor, fingerprint and clock, so the entry is also
+        a valid xarray dataset (see ``pipeline.cache_api``)."""
         root = self._open_root(create=True)
         key = f"{group_path}/{recording_id}/{stream}"
         del root[key]  # an old entry, or one a crash left torn (`key in root` would fail on it); absent: no-op
         grp = _require_group(root, key)
         grp.attrs[ENTRY_KEY] = {"complete": False}
-        arrays = {"times_s": np.asarray(feats.times_s, dtype=np.float64), **feats.arrays}
-        checksums: dict[str, str] = {}
-        shapes: dict[str, list[int]] = {}
-        for name, arr in arrays.items():
-            arr = np.ascontiguousarray(arr)
-            if arr.dtype == object:
-                raise CacheError(f"entry {key}: array '{name}' has dtype object; use numeric arrays.")
-            zarr_arr = grp.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=_chunks_for(arr))
-            if arr.size:
-                zarr_arr[...] = arr
-            checksums[name] = array_checksum(arr)
-            shapes[name] = list(arr.shape)
-        grp.attrs[ENTRY_KEY] = {"complete": True, "input_hash": input_hash, "checksums": checksums,
-                                "shapes": shapes, "attrs": feats.attrs, "n_items": int(len(feats.times_s)),
-                                "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {})}
+        arrays = {TIMES: np.asarray(feats.times_s, dtype=np.float64), **feats.arrays}
+        checksums = {name: self._write_array(grp, key, name, arr, feats.dims_of(name), {
+            "units": feats.unit_of(name), **({"coordinates": TIMES} if name != TIMES else {})})
+            for name, arr in arrays.items()}
+        coords = {dim: self._write_array(grp, key, dim, np.asarray([str(v) for v in labels], dtype=object), (dim,), {},
+                                         labels=True)
+                  for dim, labels in feats.coords.items()}
+        extractor, _, fp = group_path.rpartition("/")[2].rpartition("-")
+        described = {**{k: v for k, v in feats.attrs.items() if k not in (ENTRY_KEY, "coordinates")},
+                     "extractor": extractor, "fingerprint": fp, "recording": recording_id, "stream": stream,
+                     "clock": "seconds on the recording clock (0 = trial start)", "layout": LAYOUT_VERSION}
+        mark = {"complete": True, "layout": LAYOUT_VERSION, "input_hash": input_hash, "checksums": checksums,
+                "coords": coords, "shapes": {name: list(arr.shape) for name, arr in arrays.items()}, "attrs": feats.attrs,
+                "n_items": int(len(feats.times_s)), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **(extra or {})}
+        grp.attrs.update({**described, ENTRY_KEY: mark})  # one metadata write: the mark comes last
+
+    @staticmethod
+    def _write_array(grp: zarr.Group, key: str, name: str, arr: np.ndarray, dims: tuple[str, ...],
+                     attrs: dict[str, Any], labels: bool = False) -> str:
+        """Write one array with its dimension names, attributes and per-chunk crc32c; its checksum.
+        ``labels``: coordinate labels (channel, feature names), stored as variable-length strings."""
+        if arr.dtype == object and not labels:
+            raise CacheError(f"entry {key}: array '{name}' has dtype object; use numeric arrays.")
+        arr = arr if labels else np.ascontiguousarray(arr)
+        zarr_arr = grp.create_array(name, shape=arr.shape, dtype=str if labels else arr.dtype, chunks=_chunks_for(arr),
+                                    compressors=_COMPRESSORS, dimension_names=dims, attributes=attrs)
+        if arr.size:
+            zarr_arr[...] = arr
+        return array_checksum(arr)
 
     def read_entry(self, group_path: str, recording_id: str, stream: str) -> FeatureArrays:
         """Read one complete entry; an absent or incomplete entry is a CacheError."""
@@ -294,7 +337,7 @@ class FeatureCache:
         root = self._root_or_raise()
         for (rec_id, stream), mark in sorted(self.complete_entries(group_path).items()):
             entry = root[f"{group_path}/{rec_id}/{stream}"]
-            for name, expected in mark.get("checksums", {}).items():
+            for name, expected in {**mark.get("checksums", {}), **mark.get("coords", {})}.items():
                 where = f"{group_path}/{rec_id}/{stream}/{name}"
                 try:
                     got = array_checksum(entry[name][...])

@@ -1,9 +1,12 @@
-"""Find the cache group stage two must read, and refuse a stale or incomplete one.
+"""Find the cache group stage two must read, from the cache alone.
 
-Training never guesses: it takes the group that the last ``cli extract`` marked current for the
-modality, recomputes that group's fingerprint from its stored config with today's library versions
-and weights, and compares. Any difference, or missing entries, stops training with the command
-that rebuilds the group.
+Staleness belongs to extraction, provenance to training. ``cli extract`` decides which group of a
+modality is current (it knows today's weights and library versions) and records it
+(``pipeline.current``). Stage two reads that record and the group's own attributes (recorded
+fingerprint, config, completion marks), so a cache copied to a machine without the encoders'
+weights or libraries trains there. This module therefore never imports an extractor, a video or
+audio library, or weights (an import contract keeps it so); why today's ``cli extract`` would
+rebuild a group is ``pipeline.staleness``'s question.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import logging
 
 from pipeline.cache import FeatureCache, GroupInfo
+from pipeline.current import current_pointers
 from pipeline.errors import CacheError
-from pipeline.fingerprint import fingerprint, group_identity
+from pipeline.fingerprint import fingerprint
 from pipeline.manifest import Manifest
 from pipeline.modalities import default_extractor
 
@@ -29,65 +33,62 @@ def build_command(modality: str, extractor: str | None, group: GroupInfo | None 
     return f"cli extract {modality}"
 
 
-def recompute_fingerprint(group: GroupInfo) -> tuple[str, list[str]]:
-    """Fingerprint the group would have today, and what differs from its stored identity."""
-    from pipeline.extractors.base import get_extractor
+def read_current_group(cache: FeatureCache, modality: str, extractor: str | None = None,
+                       manifest: Manifest | None = None, streams: list[str] | None = None) -> GroupInfo:
+    """The group ``cli extract`` last marked current for a modality, checked against the cache only.
 
-    stored = group.identity
-    cls = get_extractor(group.extractor)
-    try:
-        config = cls.config_type(**_tuples(stored["config"]))  # runtime-only fields take their defaults
-    except TypeError as e:
-        return "", [f"config fields changed ({e})"]
-    extractor = cls(config)
-    now = group_identity(cls.name, cls.version, config, extractor.weights_identity(), cls.libraries)
-    changed = [k for k in ("version", "config", "weights", "libraries") if now[k] != stored.get(k)]
-    detail = []
-    for k in changed:
-        if k == "libraries":
-            diff = {n: f"{stored['libraries'].get(n)} -> {v}" for n, v in now["libraries"].items()
-                    if stored["libraries"].get(n) != v}
-            detail.append(f"library versions changed {diff}")
-        else:
-            detail.append(f"{k} changed")
-    return fingerprint(now), detail
-
-
-def _tuples(cfg: dict) -> dict:
-    """JSON turned tuples into lists; frozen configs want tuples back for hashability."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
-
-
-def resolve_group(cache: FeatureCache, modality: str, extractor: str | None = None,
-                  manifest: Manifest | None = None, streams: list[str] | None = None) -> GroupInfo:
-    """The current, fresh and complete group for a modality; CacheError naming the fix otherwise."""
-    from pipeline.run import current_groups
-
-    current = current_groups(cache).get(modality, {})
+    Checks that the group exists, that its recorded fingerprint is the hash of its recorded identity
+    (and of the pointer), and, given a manifest, that every expected recording stream has a complete
+    entry. Never recomputes a fingerprint from today's extractor. Raises CacheError naming the
+    ``cli extract ...`` command that builds or finishes the group.
+    """
+    pointers = current_pointers(cache).get(modality, {})
     if extractor is not None:
-        path = current.get(extractor)
+        pointer = pointers.get(extractor)
     else:
-        path = next(iter(current.values()), None)
-        if len(current) > 1:
+        pointer = next(iter(pointers.values()), None)
+        if len(pointers) > 1:
             _log.info("%s: several extractors cached (%s); using the most recent, '%s'",
-                      modality, ", ".join(current), path)
-    if path is None:
+                      modality, ", ".join(pointers), pointer["group"])
+    if pointer is None:
         raise CacheError(f"{cache.location}: no {modality} features cached"
                          f"{f' for extractor {extractor!r}' if extractor else ''}. "
                          f"Build them with `{build_command(modality, extractor)}`.")
-    group = cache.group(path)
-    fp_now, changed = recompute_fingerprint(group)
-    if fp_now != group.fingerprint:
-        raise CacheError(f"{cache.location}: {path} is stale ({'; '.join(changed) or 'fingerprint changed'}). "
-                         f"Rebuild with `{build_command(modality, group.extractor, group)}`.")
+    try:
+        group = cache.group(pointer["group"])
+    except CacheError:
+        raise CacheError(f"{cache.location}: the current {modality} group '{pointer['group']}' is gone "
+                         f"(removed by hand?). Rebuild it with `{build_command(modality, extractor)}`.") from None
+    _check_recorded_fingerprint(cache, group, pointer)
     if manifest is not None:
-        expected = {(r.id, s.name) for r in manifest.recordings for s in r.streams_of(modality)
-                    if streams is None or s.name in streams}
-        missing = expected - set(cache.complete_entries(path))
-        if missing:
-            example = ", ".join(f"{r}/{s}" for r, s in sorted(missing)[:3])
-            raise CacheError(f"{cache.location}: {path} is incomplete: {len(missing)} of {len(expected)} "
-                             f"recording streams missing (e.g. {example}). "
-                             f"Finish it with `{build_command(modality, group.extractor, group)}` "
-                             "and check the failure log.")
+        check_complete(cache, group, manifest, streams)
     return group
+
+
+def _check_recorded_fingerprint(cache: FeatureCache, group: GroupInfo, pointer: dict) -> None:
+    """The group's attributes must still describe what was extracted (edited or torn metadata fails)."""
+    recorded = {group.fingerprint, fingerprint(group.identity), group.path.rsplit("-", 1)[-1]}
+    if pointer.get("fingerprint") is not None:
+        recorded.add(pointer["fingerprint"])
+    if len(recorded) != 1:
+        raise CacheError(f"{cache.location}: {group.path}: its recorded fingerprint does not match its recorded "
+                         "identity (attributes edited or damaged). Rebuild it with "
+                         f"`{build_command(group.modality, group.extractor, group)}`.")
+
+
+def check_complete(cache: FeatureCache, group: GroupInfo, manifest: Manifest,
+                   streams: list[str] | None = None) -> None:
+    """CacheError unless every recording stream of the manifest (of ``streams``) has a complete entry."""
+    expected = {(r.id, s.name) for r in manifest.recordings for s in r.streams_of(group.modality)
+                if streams is None or s.name in streams}
+    missing = expected - set(cache.complete_entries(group.path))
+    if missing:
+        example = ", ".join(f"{r}/{s}" for r, s in sorted(missing)[:3])
+        raise CacheError(f"{cache.location}: {group.path} is incomplete: {len(missing)} of {len(expected)} "
+                         f"recording streams missing (e.g. {example}). "
+                         f"Finish it with `{build_command(group.modality, group.extractor, group)}` "
+                         "and check the failure log.")
+
+
+# The name stage two used before the cache-only reader; same arguments, same result.
+resolve_group = read_current_group

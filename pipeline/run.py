@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.cache import FeatureCache, GroupInfo
+from pipeline.cache import FeatureCache
 from pipeline.claims import EntryClaims
+from pipeline.current import current_groups, mark_current  # noqa: F401  (current_groups re-exported)
 from pipeline.errors import ExtractionError, PipelineError
 from pipeline.extractors.base import get_extractor
 from pipeline.fingerprint import InputHasher, canonical_json, group_identity
+from pipeline.inputs import hash_memo_path, input_files
 from pipeline.manifest import Manifest, Recording, Stream
 
 _log = logging.getLogger(__name__)
@@ -73,22 +75,14 @@ def failure_log_path(cache_location: str) -> Path:
     return p.with_name(p.name.removesuffix(".zarr") + ".failures.jsonl")
 
 
-def _hash_memo_path(cache_location: str) -> Path | None:
-    if "://" in cache_location:
+def weights_location(config: Any) -> str | None:
+    """Absolute path of a local ``weights`` folder, recorded (outside the fingerprint) so that
+    ``explain_rebuild`` can look for a relative ``--weights`` path from any working directory."""
+    weights = getattr(config, "weights", None)
+    if not weights:
         return None
-    p = Path(cache_location)
-    return p.with_name("." + p.name + ".input-hashes.json")
-
-
-def input_files(stream: Stream) -> list[Path]:
-    """Every file a stream's numbers depend on (a WFDB record is a header and a data file)."""
-    if stream.format == "wfdb":
-        base = stream.path.with_suffix("")
-        return [p for p in (base.with_suffix(".hea"), base.with_suffix(".dat")) if p.exists()] or [base.with_suffix(".hea")]
-    if stream.format == "set":
-        fdt = stream.path.with_suffix(".fdt")
-        return [stream.path] + ([fdt] if fdt.exists() else [])
-    return [stream.path]
+    path = Path(weights).expanduser()
+    return str(path.resolve()) if path.exists() else None
 
 
 def build_extractor(name: str, config: Any = None):
@@ -165,7 +159,7 @@ def extract_one(name: str, config: Any, task: Task, cache_location: str, group_p
 def plan_tasks(manifest: Manifest, modality: str, cache: FeatureCache, group_path: str,
                only: tuple[str, ...] | None) -> tuple[list[Task], int, list[dict[str, Any]]]:
     """Tasks still to run, the number skipped (cached and unchanged), and up-front failures."""
-    hasher = InputHasher(_hash_memo_path(cache.location))
+    hasher = InputHasher(hash_memo_path(cache.location))
     complete = cache.complete_entries(group_path)
     tasks: list[Task] = []
     skipped = 0
@@ -256,7 +250,8 @@ def extract(manifest: Manifest, name: str, config: Any = None, opts: RunOptions 
     weights = identity["weights"]
     group = cache.create_group(extractor.modality, extractor.name, identity, {
         "random_init": bool(weights.get("random_init", False)) if isinstance(weights, dict) else False,
-        "describe": describe() if describe else {}, "command": opts.command})
+        "describe": describe() if describe else {}, "command": opts.command,
+        "weights_location": weights_location(extractor.config)})
     tasks, skipped, failures = plan_tasks(manifest, extractor.modality, cache, group.path, opts.recordings)
     summary = ExtractSummary(extractor=name, group=group.path, skipped=skipped)
     total = len(tasks)
@@ -285,21 +280,3 @@ def extract(manifest: Manifest, name: str, config: Any = None, opts: RunOptions 
     mark_current(cache, group)
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-CURRENT_KEY = "eegavi_current"
-
-
-def mark_current(cache: FeatureCache, group: GroupInfo) -> None:
-    """Record ``group`` as the current one for its (modality, extractor): what training reads and gc keeps."""
-    current = dict(cache.root_attr(CURRENT_KEY, {}))
-    by_mod = dict(current.get(group.modality, {}))
-    by_mod[group.extractor] = {"group": group.path, "when": time.time()}
-    current[group.modality] = by_mod
-    cache.set_root_attr(CURRENT_KEY, current)
-
-
-def current_groups(cache: FeatureCache) -> dict[str, dict[str, str]]:
-    """modality -> extractor -> group path, for the groups the current configuration uses."""
-    cur = cache.root_attr(CURRENT_KEY, {})
-    return {m: {e: v["group"] for e, v in sorted(d.items(), key=lambda kv: -kv[1]["when"])} for m, d in cur.items()}

@@ -70,13 +70,14 @@ def _crop(raw, crop, stream: Stream):
     if not 0 <= t0 < t1 <= duration + 1e-6:
         raise ExtractionError(f"{stream.path}: options.crop_s [{t0}, {t1}] is outside the file's 0-{duration:.2f} s. "
                               "Fix the trial span in the manifest.")
-    return raw.crop(t0, min(t1, duration), include_tmax=False)
+    return raw.crop(t0, min(t1, duration), include_tmax=False, verbose="ERROR")
 
 
 def _mne():
+    # Verbosity is passed per call (verbose="ERROR"), never set process-wide: a notebook user's
+    # own MNE log level and warnings stay theirs.
     import mne
 
-    mne.set_log_level("ERROR")
     return mne
 
 
@@ -106,7 +107,7 @@ def _read_wfdb(stream: Stream):
     units = [u.lower() for u in (record.units or ["mV"] * signal.shape[0])]
     scale = np.array([1e-3 if u == "mv" else 1e-6 if u == "uv" else 1.0 for u in units])[:, None]
     mne = _mne()
-    info = mne.create_info(list(record.sig_name), float(record.fs), ch_types="ecg")
+    info = mne.create_info(list(record.sig_name), float(record.fs), ch_types="ecg", verbose="ERROR")
     return mne.io.RawArray(signal * scale, info, verbose="ERROR")
 
 

@@ -67,7 +67,8 @@ def find_weights(what: str, hub_id: str, weights: str | None, random_init: bool)
 
         folder = Path(snapshot_download(name, local_files_only=True))
     except Exception as e:  # LocalEntryNotFoundError, HFValidationError, offline errors
-        why = f"'{name}' is neither a local folder nor in the local Hugging Face cache"
+        # a relative --weights is relative to the working directory: say which folder was looked at
+        why = f"'{name}' is neither a local folder (looked at {path.absolute()}) nor in the local Hugging Face cache"
         raise _missing(what, hub_id, why) from e
     if not _has_weights(folder):
         raise _missing(what, hub_id, f"the cached snapshot of '{name}' ({folder}) has no weight files")

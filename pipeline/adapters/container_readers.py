@@ -25,7 +25,7 @@ def _raw(data: np.ndarray, names: list[str], types: list[str], sfreq: float):
     import mne
 
     scale = np.array([_UV if t in ("eeg", "eog", "emg", "ecg") else 1.0 for t in types])[:, None]
-    info = mne.create_info(names, float(sfreq), types)
+    info = mne.create_info(names, float(sfreq), types, verbose="ERROR")
     return mne.io.RawArray(np.asarray(data, dtype=np.float64) * scale, info, verbose="ERROR")
 
 

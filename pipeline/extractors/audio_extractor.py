@@ -128,11 +128,17 @@ class AudioExtractor(BaseExtractor):
         if not ff.voiced.any():
             _log.info("%s: no voiced frames (silence or no voice): F0 features are 0, voiced=0", stream.path)
         if cfg.level == "frame":
-            return FeatureArrays(times, {"frames": ff.values.astype(np.float32)}, attrs)
+            return _features(times, ff.values, list(ff.names), attrs)
         intervals = segment_intervals(stream.offset_s, audio.duration_s, cfg.segment_s)
-        values, _ = segment_features(times, ff.values, list(ff.names), set(VOICED_ONLY), ff.speech, ff.voiced,
-                                     intervals, cfg.hop_s, cfg.min_pause_s)
-        return FeatureArrays(intervals, {"frames": values.astype(np.float32)}, attrs)
+        values, names = segment_features(times, ff.values, list(ff.names), set(VOICED_ONLY), ff.speech, ff.voiced,
+                                         intervals, cfg.hop_s, cfg.min_pause_s)
+        return _features(intervals, values, names, attrs)
+
+
+def _features(times: np.ndarray, values: np.ndarray, names: list[str], attrs: dict[str, Any]) -> FeatureArrays:
+    """Frames (time, feature) labelled by feature name; units live in the names (``_hz``, ``_db``, ``_s``)."""
+    return FeatureArrays(times, {"frames": values.astype(np.float32)}, attrs, dims={"frames": ("time", "feature")},
+                         units={"frames": "see feature names"}, coords={"feature": list(names)})
 
 
 # ---------------------------------------------------------------- optional openSMILE peer
@@ -185,7 +191,7 @@ class EgemapsExtractor(BaseExtractor):
         end = df.index.get_level_values("end").total_seconds().to_numpy()
         times = (start + end) / 2 + stream.offset_s
         values = np.nan_to_num(df.to_numpy(dtype=np.float64)).astype(np.float32)
-        return FeatureArrays(times, {"frames": values}, {**audio.facts, "sr": self.config.sr})
+        return _features(times, values, list(self._smile.feature_names), {**audio.facts, "sr": self.config.sr})
 
 
 if _opensmile_available():

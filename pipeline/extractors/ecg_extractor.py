@@ -133,4 +133,6 @@ def _to_features(beats: BeatSet, stream: Stream, lead: str, fs: float, config: E
         arrays={"beats": beats.windows, "rr_s": beats.rr_s.astype(np.float32),
                 "hr_bpm": beats.hr_bpm.astype(np.float32), "quality": beats.quality.astype(np.float32)},
         attrs=attrs,
+        dims={"beats": ("time", "beat_sample"), "rr_s": ("time",), "hr_bpm": ("time",), "quality": ("time",)},
+        units={"beats": "mV", "rr_s": "s", "hr_bpm": "1/min", "quality": "1"},
     )

@@ -86,8 +86,8 @@ class EEGPreprocess(BaseExtractor):
         source_sfreq = float(raw.info["sfreq"])  # the file's own rate, before preprocess_raw resamples
         where = str(stream.path)
         names = pick_channels(raw, stream, default_types=("eeg",))
-        raw.pick(names)
-        raw.set_channel_types({n: "eeg" for n in names if raw.get_channel_types([n])[0] != "eeg"})
+        raw.pick(names, verbose="ERROR")
+        raw.set_channel_types({n: "eeg" for n in names if raw.get_channel_types([n])[0] != "eeg"}, verbose="ERROR")
         duration = raw.n_times / raw.info["sfreq"]
         if duration < cfg.min_duration_s:
             raise ExtractionError(f"{where}: recording is {duration:.2f} s long, shorter than min_duration_s="
@@ -103,7 +103,9 @@ class EEGPreprocess(BaseExtractor):
         times = raw.times + stream.offset_s
         return FeatureArrays(times_s=times, arrays={"data": data},
                              attrs={"sfreq": float(raw.info["sfreq"]), "ch_names": list(raw.ch_names),
-                                    "source_sfreq": source_sfreq, "flat_channels": flat})
+                                    "source_sfreq": source_sfreq, "flat_channels": flat},
+                             dims={"data": ("time", "channel")}, units={"data": "uV"},
+                             coords={"channel": list(raw.ch_names)})
 
 
 def notch_frequencies(cfg: EEGConfig, stream: Stream) -> tuple[float, ...]:

@@ -13,6 +13,7 @@ never load weights, so the runner can fingerprint and fail early on missing weig
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError
@@ -86,7 +87,11 @@ class VideoExtractor(BaseExtractor):
         from pipeline.video.encoders import load_encoder
         from pipeline.video.extract import extract_video
 
-        return extract_video(load_encoder(self.encoder, self.config, self.head), self.config, stream)
+        feats = extract_video(load_encoder(self.encoder, self.config, self.head), self.config, stream)
+        # tokens (segment, 1 + T, D): unitless encoder activations, layout in the group's describe();
+        # logits (segment, class): the classifier's pre-softmax scores, class names in describe()
+        dims = {"tokens": ("time", "token", "dim")} if self.head == "tokens" else {"logits": ("time", "class")}
+        return dataclasses.replace(feats, dims=dims, units={key: "1" for key in dims})
 
 
 _LAYOUT_TEXT = {

@@ -50,4 +50,6 @@ def test_extractor_contract(name: str, demo_manifest: Path) -> None:
         assert np.isfinite(arr).all(), key
         np.testing.assert_array_equal(arr, again.arrays[key])   # identical on a rerun
     np.testing.assert_array_equal(first.times_s, again.times_s)
+    for key, arr in first.arrays.items():       # the cache explains itself: named axes and units
+        assert len(first.dims.get(key, ())) == arr.ndim and first.units.get(key), (key, first.dims, first.units)
     assert isinstance(extractor.weights_identity(), dict)
