@@ -79,4 +79,7 @@ def extract_speech(encoder: LoadedSpeechEncoder, cfg: SpeechConfig, stream: Stre
     attrs = {**audio.facts, "sr": SAMPLE_RATE, "duration_s": round(audio.duration_s, 6), "offset_s": stream.offset_s,
              "layer": encoder.layer, "frames_per_segment": frames_per_segment}
     _log.debug("%s: %d segments of %s", stream.path, len(intervals), encoder.encoder)
-    return FeatureArrays(times_s=intervals, arrays=arrays, attrs=attrs)
+    # frames (segment, dim): mean hidden state per segment; tokens (segment, token, dim): pooled frames
+    dims = {"frames": ("time", "dim"), "tokens": ("time", "token", "dim")}
+    return FeatureArrays(times_s=intervals, arrays=arrays, attrs=attrs,
+                         dims={k: dims[k] for k in arrays}, units={k: "1" for k in arrays})
