@@ -7,6 +7,7 @@ numbers would silently mix feature versions.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from fusion.batches import encode_labels
 from fusion.checkpoint import load_checkpoint
 from fusion.data import Layout, WindowSet
 from fusion.metrics import compute_metrics, format_table, summarise_folds
-from fusion.model import FusionModel
+from fusion.model import FusionModel, ModelInputs
 from fusion.normalise import Normaliser
 from fusion.splits import Fold
 from fusion.train import load_data, resolve_amp, resolve_device
@@ -58,7 +59,7 @@ def evaluate(run_or_checkpoint: Path, device: str = "auto") -> dict[str, Any]:
                          cfg.data.window_s, cfg.data.hop_s, prep.windows.sfreq, layout)
         d = cfg.data
         y, ym = encode_labels(test, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
-        model = FusionModel(cfg.model, ck["model_inputs"]).to(dev)
+        model = FusionModel(cfg.model, _model_inputs(ck)).to(dev)
         model.load_state_dict(ck["model"])
         norm = Normaliser.from_state(ck["normaliser"])
         pred = predict(model, test, norm, y, ym, d.task, dev, resolve_amp(cfg.optimisation.amp, dev))
@@ -68,6 +69,15 @@ def evaluate(run_or_checkpoint: Path, device: str = "auto") -> dict[str, Any]:
     summary = summarise_folds([f["test"] for f in folds])
     _log.info("evaluation over %d fold(s), mean ± std:\n%s", len(folds), format_table(summary))
     return {"source": str(run_or_checkpoint), "folds": folds, "summary": summary, "table": format_table(summary)}
+
+
+def _model_inputs(ck: dict[str, Any]) -> ModelInputs:
+    """The checkpoint's ``ModelInputs``; a checkpoint from before the nested TrainConfig kept them
+    inside its flat ``fusion_config`` (its flat config keys are today's leaf names, so they load)."""
+    if "model_inputs" in ck:
+        return ck["model_inputs"]
+    old = ck["fusion_config"].__dict__
+    return ModelInputs(**{f.name: old[f.name] for f in dataclasses.fields(ModelInputs)})
 
 
 def _check_fingerprints(path: Path, trained: dict[str, Any], now: dict[str, Any]) -> None:

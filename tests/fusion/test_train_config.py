@@ -126,3 +126,26 @@ def test_cli_layers_yaml_and_set_onto_the_nested_config_and_eval_reads_it(tmp_pa
     assert exc.value.code in (0, None)
     out = buf.getvalue()
     assert "valence" in json.loads(out[out.index("{"):])["summary"]
+
+
+def test_eval_reads_a_checkpoint_written_before_the_nested_config(tmp_path: Path) -> None:
+    """Runs trained before the split kept a flat config and one flat ``fusion_config`` object."""
+    import types
+
+    import torch
+
+    from fusion.evaluate import evaluate
+    from fusion.train import train
+
+    dataset = syn.write_dataset(tmp_path / "syn", subjects=3, trials=2, duration_s=6.0, video=False, audio=False)
+    cfg = TrainConfig.from_options(manifest_path=dataset, out_dir=tmp_path / "run", modalities=("eeg", "ecg"),
+                                   split="trial", folds=2, max_folds=1, max_steps=1, batch_size=8, window_s=2.0,
+                                   hop_s=1.0, d_model=16, n_heads=2, eeg_layers=1, fusion_layers=1, device="cpu")
+    out = train(cfg)
+    path = tmp_path / "run" / "fold0" / "best.pt"
+    ck = torch.load(path, weights_only=False)
+    flat = {k: v for group in ck["config"].values() for k, v in group.items()}
+    old = types.SimpleNamespace(**vars(ck.pop("model_inputs")), **{**vars(cfg.model), "tokenizer": "conv"})
+    torch.save({**ck, "config": flat, "fusion_config": old}, path)
+    ev = evaluate(path)
+    assert json.dumps(ev["folds"][0]["test"]) == json.dumps(out["folds"][0]["test"])
