@@ -332,8 +332,9 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  as_json: bool = JsonOpt) -> None:
     """Train the EEG branch + gated cross-attention fusion on cached features (no encoder is loaded)."""
     from fusion.train_config import TrainConfig
-    from pipeline.config_layers import layer_config, parse_set_options
+    from pipeline.config_layers import parse_set_options
 
+    # flat options by leaf name; TrainConfig.from_options places them in the nested config
     flags = {"manifest_path": str(manifest), "out_dir": str(out), "cache_path": cache, "fusion": fusion,
              "modalities": modalities, "extractors": extractors, "teacher": teacher, "labels": labels,
              "task": task, "split": split, "folds": folds, "max_folds": max_folds, "epochs": epochs,
@@ -341,12 +342,12 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
              "batch_size": batch_size, "lr": lr, "grad_accum": grad_accum, "grad_checkpoint": grad_checkpoint,
              "amp": amp, "device": device, "modality_dropout": modality_dropout, "ema_weight": ema_weight, "eeg_tokenizer": eeg_tokenizer,
              "checkpoint_every": checkpoint_every, "vram_budget_gb": vram_budget, "resume": resume or None}
-    cfg = layer_config(TrainConfig, read_config_section(config, "train"), flags, parse_set_options(set_))
+    cfg = TrainConfig.from_options(read_config_section(config, "train"), flags, parse_set_options(set_))
     from fusion.distributed import DistributedContext
     from fusion.train import train
 
     ctx = DistributedContext.from_env(os.environ)  # torchrun sets RANK/WORLD_SIZE/LOCAL_RANK
-    status = console.status(f"training {cfg.fusion} on {', '.join(cfg.modalities)} ({cfg.split}) ...")
+    status = console.status(f"training {cfg.model.fusion} on {', '.join(cfg.data.modalities)} ({cfg.data.split}) ...")
     with status if ctx.is_main else nullcontext():
         summary = train(cfg, ctx)
     if not ctx.is_main:  # rank 0 prints the summary

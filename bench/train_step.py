@@ -35,7 +35,7 @@ from fusion.data import InputSpec, WindowSet, load_features
 from fusion.memory import probe_peak_gb
 from fusion.model import FusionModel
 from fusion.normalise import fit_normaliser
-from fusion.steps import autocast, compute_losses, fusion_config
+from fusion.steps import autocast, compute_losses, model_inputs
 from fusion.train import make_optimizer
 from pipeline.cache import FeatureCache
 from pipeline.extractors.base import FeatureArrays
@@ -126,10 +126,11 @@ def main(argv: list[str] | None = None) -> dict:
         feats = load_features(manifest, cache, specs)
         read_s = time.perf_counter() - t
     ws = WindowSet(feats, specs, 4.0, 2.0, SFREQ)
-    cfg = TrainConfig(manifest_path=Path("m.yaml"), out_dir=Path("."), modalities=("eeg", "video", "audio", "ecg"),
-                      batch_size=args.batch, amp=args.amp, device=args.device)
+    cfg = TrainConfig.from_options(manifest_path=Path("m.yaml"), out_dir=Path("."),
+                                   modalities=("eeg", "video", "audio", "ecg"), batch_size=args.batch, amp=args.amp,
+                                   device=args.device)
     norm = fit_normaliser(feats, specs, ("age",))
-    y, ym = encode_labels(ws, cfg.labels, cfg.task, manifest.label_scales, {})
+    y, ym = encode_labels(ws, cfg.data.labels, cfg.data.task, manifest.label_scales, {})
     rng = np.random.default_rng(0)
     idx_list = [rng.choice(len(ws), args.batch, replace=False) for _ in range(args.loader_batches)]
     t = time.perf_counter()
@@ -138,8 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
     loader_sps = args.batch * len(idx_list) / (time.perf_counter() - t)
 
     torch.manual_seed(0)
-    model = FusionModel(fusion_config(cfg, ws, 1, 0)).to(device).train()
-    opt = make_optimizer(model, cfg)
+    model = FusionModel(cfg.model, model_inputs(ws, len(cfg.data.labels), 1, 0)).to(device).train()
+    opt = make_optimizer(model, cfg.optimisation)
     batch = make_batch(ws, idx_list[0], norm, y, ym).to(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
            "cached_peak_mb": cached_peak, "loader_to_step_ratio": loader_sps / (args.batch / cached_s),
            "model_params": sum(p.numel() for p in model.parameters())}
     for amp in ("off", "bf16"):  # (c) what --vram-budget measures, per autocast mode
-        peak_gb, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg), batch,
+        peak_gb, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg.optimisation), batch,
                                       lambda m, b: compute_losses(m, b, cfg)["total"],
                                       lambda amp=amp: autocast(device, amp), device)
         res[f"probe_peak_mb_{amp}"], res["probe_kind"] = peak_gb * 1024, kind

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from fusion.data import WindowSet
-from fusion.normalise import Normaliser, _beat_features
+from fusion.normalise import Normaliser
+from fusion.stream_kinds import stream_kind
 from pipeline.errors import ConfigError
 from pipeline.manifest import LabelScale
 
@@ -125,17 +126,11 @@ def _stream_arrays(ws: WindowSet, rec_i: int, kind: str, name: str, norm: Normal
     if key in ws.normed:
         return ws.normed[key]
     items = ws.features[rec_i].streams.get(name)
-    if items is None:
-        out: dict[str, np.ndarray] = {}
-    elif kind == "video":
-        out = {"tokens": norm.apply_feat(name, "tokens", items.arrays["tokens"].astype(np.float32)).astype(np.float16)}
-    elif kind == "audio":
-        out = {"frames": norm.apply_feat(name, "frames", items.arrays["frames"].astype(np.float32))}
-    elif kind == "ecg":
-        out = {"beats": norm.apply_feat(name, "beats", items.arrays["beats"].astype(np.float32)),
-               "feats": norm.apply_feat(name, "feats", _beat_features(items.arrays))}
-    else:
-        raise ConfigError(f"stream '{name}': modality kind '{kind}' has no fusion input adapter.")
+    out: dict[str, np.ndarray] = {}
+    if items is not None:
+        sk = stream_kind(kind, name)
+        out = {k: norm.apply_feat(name, k, a.astype(np.float32)).astype(sk.dtype(k), copy=False)
+               for k, a in sk.model_arrays(items.arrays).items()}
     ws.normed[key] = out
     return out
 

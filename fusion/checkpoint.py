@@ -2,8 +2,9 @@
 
 A checkpoint holds the model, optimiser, scheduler and AMP scaler states, the RNG states (torch
 global and the training generator), the data-order position (epoch, batch), the early-stopping
-state, the resolved TrainConfig, the FusionConfig, the normalisation statistics, the fold and the
-cache fingerprints it was trained on. It is written to a temporary file and renamed, so a crash
+state, the resolved TrainConfig (nested, as ``TrainConfig.to_dict``; its ``model`` is the architecture),
+the ``ModelInputs`` the data fixed, the normalisation statistics, the fold and the cache
+fingerprints it was trained on. It is written to a temporary file and renamed, so a crash
 leaves the previous checkpoint intact.
 """
 

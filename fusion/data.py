@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from fusion.stream_kinds import STREAM_KINDS, stream_kind
 from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.errors import CacheError
 from pipeline.manifest import Manifest, Recording
 
 _log = logging.getLogger(__name__)
-KINDS = ("eeg", "video", "audio", "ecg")
-ECG_BEAT_FEATURES = ("rr_s", "hr_bpm", "quality")
+KINDS = ("eeg",) + tuple(STREAM_KINDS)
 
 
 @dataclass(frozen=True)
@@ -186,14 +186,8 @@ def item_shapes(features: list[RecordingFeatures], spec: InputSpec) -> dict[str,
         items = rf.streams.get(spec.name)
         if items is None:
             continue
-        a = items.arrays
-        if spec.kind == "video":
-            return {"tokens": tuple(a["tokens"].shape[1:])}
-        if spec.kind == "audio":
-            return {"frames": tuple(a["frames"].shape[1:])}
-        if spec.kind == "ecg":
-            return {"beats": tuple(a["beats"].shape[1:]), "feats": (len(ECG_BEAT_FEATURES),)}
-        raise CacheError(f"stream '{spec.name}': modality kind '{spec.kind}' has no fusion input adapter.")
+        arrays = stream_kind(spec.kind, spec.name).model_arrays(items.arrays)
+        return {k: tuple(a.shape[1:]) for k, a in arrays.items()}
     return {}
 
 

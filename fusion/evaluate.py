@@ -7,22 +7,21 @@ numbers would silently mix feature versions.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
 from fusion.batches import encode_labels
 from fusion.checkpoint import load_checkpoint
-from fusion.train_config import TrainConfig
-from fusion.data import Layout, WindowSet, prepare_data
+from fusion.data import Layout, WindowSet
 from fusion.metrics import compute_metrics, format_table, summarise_folds
-from fusion.model import FusionModel
+from fusion.model import FusionModel, ModelInputs
 from fusion.normalise import Normaliser
 from fusion.splits import Fold
-from fusion.train import resolve_amp, resolve_device
-from pipeline.cache import FeatureCache
+from fusion.train import load_data, resolve_amp, resolve_device
+from fusion.train_config import TrainConfig
 from pipeline.errors import CacheError, ConfigError
-from pipeline.manifest import load_manifest
 
 _log = logging.getLogger(__name__)
 
@@ -49,29 +48,36 @@ def evaluate(run_or_checkpoint: Path, device: str = "auto") -> dict[str, Any]:
     for path in ckpts:
         ck = load_checkpoint(path, dev)
         cfg = TrainConfig.from_dict(ck["config"])
-        key = str(cfg.manifest_path)
+        key = str(cfg.data.manifest_path)
         if key not in prepared:  # folds of a run share the data
-            manifest = load_manifest(cfg.manifest_path)
-            cache = FeatureCache(cfg.cache_path or manifest.cache)
-            prepared[key] = prepare_data(manifest, cache, cfg.input_modalities, cfg.extractor_pins, cfg.teacher,
-                                         cfg.window_s, cfg.hop_s)
+            prepared[key] = load_data(cfg)
         prep = prepared[key]
         _check_fingerprints(path, ck["fingerprints"], prep.fingerprints)
         fold = Fold.from_dict(ck["fold"])
         layout = Layout(pad_sizes=ck["layout"]["pad_sizes"], item_shapes=ck["layout"]["item_shapes"])
         test = WindowSet([rf for rf in prep.windows.features if rf.rec.id in set(fold.test)], prep.inputs,
-                         cfg.window_s, cfg.hop_s, prep.windows.sfreq, layout)
-        y, ym = encode_labels(test, cfg.labels, cfg.task, prep.manifest.label_scales, dict(cfg.thresholds))
-        model = FusionModel(ck["fusion_config"]).to(dev)
+                         cfg.data.window_s, cfg.data.hop_s, prep.windows.sfreq, layout)
+        d = cfg.data
+        y, ym = encode_labels(test, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
+        model = FusionModel(cfg.model, _model_inputs(ck)).to(dev)
         model.load_state_dict(ck["model"])
         norm = Normaliser.from_state(ck["normaliser"])
-        pred = predict(model, test, norm, y, ym, cfg.task, dev, resolve_amp(cfg.amp, dev))
-        metrics = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.labels, cfg.task)
+        pred = predict(model, test, norm, y, ym, d.task, dev, resolve_amp(cfg.optimisation.amp, dev))
+        metrics = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], d.labels, d.task)
         folds.append({"fold": fold.index, "checkpoint": str(path), "test": metrics, "test_loss": pred["loss"],
                       "n_test_windows": len(test)})
     summary = summarise_folds([f["test"] for f in folds])
     _log.info("evaluation over %d fold(s), mean ± std:\n%s", len(folds), format_table(summary))
     return {"source": str(run_or_checkpoint), "folds": folds, "summary": summary, "table": format_table(summary)}
+
+
+def _model_inputs(ck: dict[str, Any]) -> ModelInputs:
+    """The checkpoint's ``ModelInputs``; a checkpoint from before the nested TrainConfig kept them
+    inside its flat ``fusion_config`` (its flat config keys are today's leaf names, so they load)."""
+    if "model_inputs" in ck:
+        return ck["model_inputs"]
+    old = ck["fusion_config"].__dict__
+    return ModelInputs(**{f.name: old[f.name] for f in dataclasses.fields(ModelInputs)})
 
 
 def _check_fingerprints(path: Path, trained: dict[str, Any], now: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """The fusion model, in one file: EEG branch + gated cross-attention to cached modality tokens.
 
-Reading order: FusionConfig, then the building blocks (Attention, MLP, Block, PMA), the EEG
+Reading order: FusionConfig and ModelInputs, then the building blocks (Attention, MLP, Block, PMA), the EEG
 tokenizers, the per-modality encoders, the gated cross-attention block, and FusionModel.
 
 Why the pieces look as they do:
@@ -40,19 +40,15 @@ class ModalityConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
-    n_channels: int
-    n_samples: int                              # EEG samples per window
-    sfreq: float                                # Hz
-    n_outputs: int                              # one per label
-    modalities: tuple[ModalityConfig, ...] = ()
-    n_covariates: int = 0
-    teacher_dim: int = 0                        # 0: no distillation head
+    """The architecture a user chooses; it is ``TrainConfig.model`` itself. What the data fixes
+    (channels, window samples, modalities, ...) is in ``ModelInputs``."""
+
     fusion: str = "gated-xattn"                 # gated-xattn | late | prefix | eeg-only
     d_model: int = 64
     n_heads: int = 4
     eeg_layers: int = 2
     fusion_layers: int = 2
-    tokenizer: str = "conv"                     # conv (channels mixed) | patch (channels kept)
+    eeg_tokenizer: str = "conv"                 # conv (channels mixed) | patch (channels kept)
     conv_filters: int = 40
     conv_kernel_s: float = 0.25                 # temporal filter length: 0.25 s separates alpha from beta
     conv_pool_s: float = 0.5                    # band-power window; tokens every conv_pool_s / 2
@@ -61,6 +57,19 @@ class FusionConfig:
     video_mixer: str = "gru"                    # gru | none
     dropout: float = 0.1
     grad_checkpoint: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What the data fixes about the model: EEG layout, outputs, the other modalities' shapes."""
+
+    n_channels: int
+    n_samples: int                              # EEG samples per window
+    sfreq: float                                # Hz
+    n_outputs: int                              # one per label
+    modalities: tuple[ModalityConfig, ...] = ()
+    n_covariates: int = 0
+    teacher_dim: int = 0                        # 0: no distillation head
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -143,15 +152,15 @@ class ConvTokenizer(nn.Module):
     """Channel-mixing temporal convolution (ShallowConvNet/Conformer style): temporal filters, a
     spatial filter across all channels, squared, log-average-pooled (band power), projected."""
 
-    def __init__(self, cfg: FusionConfig) -> None:
+    def __init__(self, cfg: FusionConfig, inp: ModelInputs) -> None:
         super().__init__()
-        f, k = cfg.conv_filters, max(3, int(round(cfg.conv_kernel_s * cfg.sfreq)) | 1)
-        self.pool = max(2, int(round(cfg.conv_pool_s * cfg.sfreq)))
+        f, k = cfg.conv_filters, max(3, int(round(cfg.conv_kernel_s * inp.sfreq)) | 1)
+        self.pool = max(2, int(round(cfg.conv_pool_s * inp.sfreq)))
         self.stride = max(1, self.pool // 2)
         self.temporal = nn.Conv2d(1, f, (1, k), padding=(0, k // 2))
-        self.spatial = nn.Conv2d(f, f, (cfg.n_channels, 1), bias=False)
+        self.spatial = nn.Conv2d(f, f, (inp.n_channels, 1), bias=False)
         self.proj = nn.Linear(f, cfg.d_model)
-        self.n_tokens = (cfg.n_samples - self.pool) // self.stride + 1
+        self.n_tokens = (inp.n_samples - self.pool) // self.stride + 1
         self.pos = nn.Parameter(torch.randn(1, self.n_tokens, cfg.d_model) * 0.02)
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
@@ -164,12 +173,12 @@ class ConvTokenizer(nn.Module):
 class PatchTokenizer(nn.Module):
     """Per-channel patches with channel and time embeddings (LaBraM style, channels kept)."""
 
-    def __init__(self, cfg: FusionConfig) -> None:
+    def __init__(self, cfg: FusionConfig, inp: ModelInputs) -> None:
         super().__init__()
-        self.patch = max(2, int(round(cfg.patch_s * cfg.sfreq)))
-        self.n_patches = cfg.n_samples // self.patch
+        self.patch = max(2, int(round(cfg.patch_s * inp.sfreq)))
+        self.n_patches = inp.n_samples // self.patch
         self.proj = nn.Sequential(nn.Linear(self.patch, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.d_model))
-        self.ch_emb = nn.Parameter(torch.randn(1, cfg.n_channels, 1, cfg.d_model) * 0.02)
+        self.ch_emb = nn.Parameter(torch.randn(1, inp.n_channels, 1, cfg.d_model) * 0.02)
         self.t_emb = nn.Parameter(torch.randn(1, 1, self.n_patches, cfg.d_model) * 0.02)
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
@@ -262,15 +271,15 @@ class FusionModel(nn.Module):
     with a teacher, ``teacher_pred`` (B, Dt).
     """
 
-    def __init__(self, cfg: FusionConfig) -> None:
+    def __init__(self, cfg: FusionConfig, inputs: ModelInputs) -> None:
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self.inputs = cfg, inputs
         d, h, p = cfg.d_model, cfg.n_heads, cfg.dropout
-        self.tokenizer = ConvTokenizer(cfg) if cfg.tokenizer == "conv" else PatchTokenizer(cfg)
-        self.film = FiLM(cfg.n_covariates, d) if cfg.n_covariates else None
+        self.tokenizer = (ConvTokenizer if cfg.eeg_tokenizer == "conv" else PatchTokenizer)(cfg, inputs)
+        self.film = FiLM(inputs.n_covariates, d) if inputs.n_covariates else None
         self.eeg_blocks = nn.ModuleList(Block(d, h, p) for _ in range(cfg.eeg_layers))
         self.eeg_pool = PMA(d, h)
-        mods = cfg.modalities if cfg.fusion != "eeg-only" else ()
+        mods = inputs.modalities if cfg.fusion != "eeg-only" else ()
         self.mod_names = [m.name for m in mods]
         self.encoders = nn.ModuleDict({m.name: ENCODERS[m.kind](m, cfg) for m in mods})
         self.compress = nn.ModuleDict({m.name: PMA(d, h, cfg.latents) for m in mods}) if cfg.latents else None
@@ -282,13 +291,13 @@ class FusionModel(nn.Module):
             self.mod_pool = nn.ModuleDict({n: PMA(d, h) for n in self.mod_names})
             self.late_mlp = nn.Sequential(nn.Linear(d * (1 + len(mods)) + len(mods), 2 * d), nn.GELU(), nn.Linear(2 * d, d))
         self.ln_f, self.pool = nn.LayerNorm(d), PMA(d, h)
-        self.head = nn.Linear(d, cfg.n_outputs)
+        self.head = nn.Linear(d, inputs.n_outputs)
         self.siglip_eeg = nn.Linear(d, d)
         self.siglip_mod = nn.ModuleDict({n: nn.Linear(d, d) for n in self.mod_names})
         self.siglip_t = nn.Parameter(torch.tensor(math.log(10.0)))
         self.siglip_b = nn.Parameter(torch.tensor(-10.0))
         self.recon = nn.ModuleDict({n: nn.Linear(d, d) for n in self.mod_names})
-        self.teacher_head = nn.Linear(d, cfg.teacher_dim) if cfg.teacher_dim else None
+        self.teacher_head = nn.Linear(d, inputs.teacher_dim) if inputs.teacher_dim else None
 
     def _run(self, block: nn.Module, *args: torch.Tensor | None) -> torch.Tensor:
         if self.cfg.grad_checkpoint and self.training:
@@ -308,7 +317,7 @@ class FusionModel(nn.Module):
                           device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """name -> (tokens (B, N, D), key mask (B, N), availability (B,)) for every configured modality."""
         out = {}
-        for m in self.cfg.modalities:
+        for m in self.inputs.modalities:
             if m.name not in self.encoders:
                 continue
             if m.name not in inputs:  # absent input: one zero token, masked

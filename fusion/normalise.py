@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from fusion.data import ECG_BEAT_FEATURES, InputSpec, RecordingFeatures
+from fusion.data import InputSpec, RecordingFeatures
+from fusion.stream_kinds import stream_kind
 
 EPS = 1e-6
 
@@ -87,27 +88,19 @@ def fit_normaliser(train: list[RecordingFeatures], inputs: list[InputSpec],
         stds = np.stack([s for _, s in norm.eeg.values()])
         norm.eeg_pooled = (means.mean(0), np.sqrt((stds ** 2).mean(0)))
     for spec in inputs[1:]:
-        arrays = [rf.streams[spec.name].arrays for rf in train if spec.name in rf.streams]
-        if not arrays:
-            continue
-        if spec.kind == "video":  # per token position and dimension: encoder outputs differ a lot in scale
-            tok = np.concatenate([a["tokens"] for a in arrays]).astype(np.float32)
-            norm.feats[spec.name] = {"tokens": _mean_std(tok, 0)}
-        elif spec.kind == "audio":
-            norm.feats[spec.name] = {"frames": _mean_std(np.concatenate([a["frames"] for a in arrays]), 0)}
-        elif spec.kind == "ecg":
-            beats = np.concatenate([a["beats"] for a in arrays])
-            feats = np.concatenate([_beat_features(a) for a in arrays])
-            m, s = _mean_std(beats.reshape(-1), 0)
-            norm.feats[spec.name] = {"beats": (m, s), "feats": _mean_std(feats, 0)}
+        kind = stream_kind(spec.kind, spec.name)
+        arrays = [kind.model_arrays(rf.streams[spec.name].arrays) for rf in train if spec.name in rf.streams]
+        if arrays:
+            norm.feats[spec.name] = {key: _fit_array(np.concatenate([a[key] for a in arrays]), axis)
+                                     for key, axis in kind.stat_axes.items()}
     if cov_names:
         cov = np.array([[rf.rec.covariates.get(c, np.nan) for c in cov_names] for rf in train], np.float64)
         norm.cov = _mean_std(cov, 0)
     return norm
 
 
-def _beat_features(arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """(B, 3) per-beat RR interval, heart rate, quality (zeros where a column is absent)."""
-    n = len(arrays["beats"])
-    cols = [np.asarray(arrays.get(k, np.zeros(n)), np.float32).reshape(n) for k in ECG_BEAT_FEATURES]
-    return np.stack(cols, axis=1) if n else np.zeros((0, len(ECG_BEAT_FEATURES)), np.float32)
+def _fit_array(x: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics of one array over items: per feature (axis 0) or one scalar over every value
+    (None). float16 (cached video tokens) is widened first: its sums lose precision."""
+    x = x.astype(np.promote_types(x.dtype, np.float32), copy=False)
+    return _mean_std(x.reshape(-1), 0) if axis is None else _mean_std(x, axis)

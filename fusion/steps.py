@@ -12,24 +12,21 @@ import numpy as np
 import torch
 
 from fusion.batches import Batch, make_batch
-from fusion.train_config import TrainConfig
 from fusion.data import InputSpec, WindowSet
 from fusion.losses import masked_distillation, recon_loss, siglip_loss, task_loss
-from fusion.model import FusionConfig, FusionModel, ModalityConfig
+from fusion.model import FusionModel, ModalityConfig, ModelInputs
 from fusion.normalise import Normaliser
+from fusion.train_config import AugmentConfig, TrainConfig
 
 
-def fusion_config(cfg: TrainConfig, ws: WindowSet, n_covariates: int, teacher_dim: int) -> FusionConfig:
-    """The model's config from the training config and the data layout."""
+def model_inputs(ws: WindowSet, n_outputs: int, n_covariates: int, teacher_dim: int) -> ModelInputs:
+    """What the data fixes about the model (EEG layout, the other modalities' pad sizes and shapes);
+    the architecture itself is ``TrainConfig.model``."""
     mods = tuple(ModalityConfig(s.name, s.kind, ws.pad_sizes[s.name],
                                 tuple((k, tuple(v)) for k, v in ws.item_shapes[s.name].items()))
                  for s in ws.inputs[1:])
-    return FusionConfig(n_channels=ws.features[0].eeg.shape[0], n_samples=ws.n_samples, sfreq=ws.sfreq,
-                        n_outputs=len(cfg.labels), modalities=mods, n_covariates=n_covariates,
-                        teacher_dim=teacher_dim, fusion=cfg.fusion, d_model=cfg.d_model, n_heads=cfg.n_heads,
-                        eeg_layers=cfg.eeg_layers, fusion_layers=cfg.fusion_layers, tokenizer=cfg.eeg_tokenizer,
-                        patch_s=cfg.patch_s, video_mixer=cfg.video_mixer, latents=cfg.latents, dropout=cfg.dropout,
-                        grad_checkpoint=cfg.grad_checkpoint)
+    return ModelInputs(n_channels=ws.features[0].eeg.shape[0], n_samples=ws.n_samples, sfreq=ws.sfreq,
+                       n_outputs=n_outputs, modalities=mods, n_covariates=n_covariates, teacher_dim=teacher_dim)
 
 
 def teacher_dim(ws: WindowSet) -> int:
@@ -40,15 +37,15 @@ def teacher_dim(ws: WindowSet) -> int:
     return 0
 
 
-def shift_samples(cfg: TrainConfig, n: int, sfreq: float, gen: torch.Generator) -> np.ndarray:
+def shift_samples(aug: AugmentConfig, n: int, sfreq: float, gen: torch.Generator) -> np.ndarray:
     """Random EEG time shift per window, in samples (student-only augmentation)."""
-    max_shift = int(round(cfg.aug_shift_s * sfreq))
+    max_shift = int(round(aug.aug_shift_s * sfreq))
     if max_shift == 0:
         return np.zeros(n, np.int64)
     return torch.randint(-max_shift, max_shift + 1, (n,), generator=gen).numpy()
 
 
-def augment_eeg(cfg: TrainConfig, eeg: torch.Tensor, gen: torch.Generator, n: int | None = None,
+def augment_eeg(aug: AugmentConfig, eeg: torch.Tensor, gen: torch.Generator, n: int | None = None,
                 part: slice = slice(None)) -> torch.Tensor:
     """Amplitude scaling, channel dropout and Gaussian noise on normalised EEG (B, C, T). The
     cached teacher targets were computed from unaugmented input, so only the student sees this.
@@ -56,9 +53,9 @@ def augment_eeg(cfg: TrainConfig, eeg: torch.Tensor, gen: torch.Generator, n: in
     numbers are drawn for all ``n`` rows, so every rank's rows get what one process would draw."""
     _, C, T = eeg.shape
     B = eeg.shape[0] if n is None else n
-    scale = 1 + cfg.aug_scale * (2 * torch.rand(B, 1, 1, generator=gen) - 1)
-    keep = (torch.rand(B, C, 1, generator=gen) >= cfg.aug_channel_drop).float()
-    noise = cfg.aug_noise * torch.randn((B, C, T), generator=gen)
+    scale = 1 + aug.aug_scale * (2 * torch.rand(B, 1, 1, generator=gen) - 1)
+    keep = (torch.rand(B, C, 1, generator=gen) >= aug.aug_channel_drop).float()
+    noise = aug.aug_noise * torch.randn((B, C, T), generator=gen)
     return (eeg * scale[part] * keep[part] + noise[part]).to(eeg.dtype)
 
 
@@ -84,13 +81,13 @@ def training_batch(cfg: TrainConfig, ws: WindowSet, idx: np.ndarray, norm: Norma
     of the global batch ``idx`` this DDP rank trains on; only those are assembled, but the random
     draws are made for all of ``idx`` so the generator stays in step with a one-process run."""
     n = len(idx)
-    shifts = shift_samples(cfg, n, ws.sfreq, gen)
+    shifts = shift_samples(cfg.augment, n, ws.sfreq, gen)
     batch = make_batch(ws, idx[part], norm, y, ym, shift_samples=shifts[part])
-    if cfg.ema_weight > 0:  # the EMA teacher's view: the same windows, unshifted and unaugmented
+    if cfg.losses.ema_weight > 0:  # the EMA teacher's view: the same windows, unshifted and unaugmented
         batch.clean_eeg = make_batch(ws, idx[part], norm, y, ym).eeg
         batch.clean_masks = dict(batch.masks)
-    batch.eeg = augment_eeg(cfg, batch.eeg, gen, n, part)
-    return drop_modalities(batch, cfg.modality_dropout, gen, teacher.name if teacher else None, n, part)
+    batch.eeg = augment_eeg(cfg.augment, batch.eeg, gen, n, part)
+    return drop_modalities(batch, cfg.augment.modality_dropout, gen, teacher.name if teacher else None, n, part)
 
 
 def autocast(device: torch.device, amp: str):
@@ -102,23 +99,24 @@ def autocast(device: torch.device, amp: str):
 
 def compute_losses(model: FusionModel, batch: Batch, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     """All loss terms for one batch (already on the model's device) and their weighted ``total``."""
+    w = cfg.losses
     out = model(batch.eeg, batch.inputs, batch.masks, batch.covariates)
-    losses = {"task": task_loss(out["logits"], batch.labels, batch.label_mask, cfg.task)}
-    if "teacher_pred" in out and batch.teacher is not None and cfg.distill_weight > 0:
+    losses = {"task": task_loss(out["logits"], batch.labels, batch.label_mask, cfg.data.task)}
+    if "teacher_pred" in out and batch.teacher is not None and w.distill_weight > 0:
         losses["distill"] = masked_distillation(out["teacher_pred"], batch.teacher, batch.teacher_mask,
-                                                cfg.distill_kind)
-    if cfg.siglip_weight > 0 and out["summaries"]:
+                                                w.distill_kind)
+    if w.siglip_weight > 0 and out["summaries"]:
         a = model.siglip_eeg(out["eeg_emb"])
         losses["siglip"] = sum(siglip_loss(a, model.siglip_mod[n](s), out["avail"][n], model.siglip_t,
                                            model.siglip_b) for n, s in out["summaries"].items())
-    if cfg.recon_weight > 0 and out["summaries"]:
+    if w.recon_weight > 0 and out["summaries"]:
         losses["recon"] = sum(recon_loss(model.recon[n](out["fused"]), s, out["avail"][n])
                               for n, s in out["summaries"].items())
-    if cfg.ema_weight > 0 and batch.ema_target is not None:
+    if w.ema_weight > 0 and batch.ema_target is not None:
         every = torch.ones(len(batch), dtype=torch.bool, device=batch.ema_target.device)
-        losses["ema"] = masked_distillation(out["fused"], batch.ema_target, every, cfg.distill_kind)
-    weights = {"task": 1.0, "distill": cfg.distill_weight, "siglip": cfg.siglip_weight, "recon": cfg.recon_weight,
-               "ema": cfg.ema_weight}
+        losses["ema"] = masked_distillation(out["fused"], batch.ema_target, every, w.distill_kind)
+    weights = {"task": 1.0, "distill": w.distill_weight, "siglip": w.siglip_weight, "recon": w.recon_weight,
+               "ema": w.ema_weight}
     losses["total"] = sum(weights[k] * v for k, v in losses.items())
     return losses
 

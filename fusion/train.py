@@ -23,17 +23,18 @@ import yaml
 from fusion import distributed as ddp
 from fusion.batches import BatchOrder, encode_labels
 from fusion.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from fusion.train_config import TrainConfig
 from fusion.data import Prepared, prepare_data
 from fusion.distributed import DistributedContext
 from fusion.ema import EmaTeacher
+from fusion.loop_state import LoopState, truncate_metrics_log
 from fusion.memory import probe_peak_gb
 from fusion.metrics import compute_metrics, format_table, summarise_folds
 from fusion.model import FusionModel
 from fusion.normalise import fit_normaliser
 from fusion.plots import plot_fold
 from fusion.splits import Fold, make_folds
-from fusion.steps import autocast, compute_losses, fusion_config, predict, teacher_dim, training_batch
+from fusion.train_config import OptimisationConfig, TrainConfig
+from fusion.steps import autocast, compute_losses, model_inputs, predict, teacher_dim, training_batch
 from pipeline.cache import FeatureCache
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.manifest import load_manifest
@@ -78,7 +79,7 @@ def warmup_cosine(total: int, warmup_frac: float):
     return f
 
 
-def make_optimizer(model: FusionModel, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: FusionModel, cfg: OptimisationConfig) -> torch.optim.Optimizer:
     """AdamW; no weight decay on biases, norms and gates (1-D or scalar parameters). The tanh gates
     start at 0 and Adam moves a parameter by about lr per step, so with the few hundred steps of a
     small affective dataset they would barely open; they get ``gate_lr_scale`` times the rate."""
@@ -95,8 +96,8 @@ def make_optimizer(model: FusionModel, cfg: TrainConfig) -> torch.optim.Optimize
 def val_score(pred: dict, cfg: TrainConfig) -> float:
     """Early-stopping score (higher is better): mean balanced accuracy (binary) or CCC (regression)
     over labels, minus a tiny multiple of the loss to break ties between equal metrics."""
-    m = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.labels, cfg.task)
-    key = "balanced_accuracy" if cfg.task == "binary" else "ccc"
+    m = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.data.labels, cfg.data.task)
+    key = "balanced_accuracy" if cfg.data.task == "binary" else "ccc"
     vals = [v.get(key, float("nan")) for v in m["overall"].values()]
     vals = [v for v in vals if not math.isnan(v)]
     return (float(np.mean(vals)) if vals else 0.0) - 1e-3 * pred["loss"]
@@ -107,28 +108,27 @@ def train(cfg: TrainConfig, ctx: DistributedContext | None = None) -> dict[str, 
     ``ctx``: this process's rank under torchrun (see ``fusion/distributed.py``); None = one process.
     Ranks other than 0 write nothing and return only ``run_dir`` and ``rank``."""
     ctx = ctx or DistributedContext()
-    with ddp.process_group(ctx, resolve_device(cfg.device)) as device:
+    with ddp.process_group(ctx, resolve_device(cfg.runtime.device)) as device:
         return _train(cfg, ctx, device)
 
 
 def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> dict[str, Any]:
-    run = Path(cfg.out_dir)
-    if not cfg.resume and any(run.glob("fold*/last.pt")):
+    run = Path(cfg.runtime.out_dir)
+    if not cfg.runtime.resume and any(run.glob("fold*/last.pt")):
         raise ConfigError(f"{run}: already holds a run. Pass --resume to continue it or choose another --out.")
     ddp.barrier(ctx)  # every rank has checked before rank 0 writes
     if ctx.is_main:
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
         (run / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    manifest = load_manifest(cfg.manifest_path)
-    cache = FeatureCache(cfg.cache_path or manifest.cache)
-    prep = prepare_data(manifest, cache, cfg.input_modalities, cfg.extractor_pins, cfg.teacher, cfg.window_s, cfg.hop_s)
-    folds = make_folds([rf.rec for rf in prep.windows.features], cfg.split, cfg.folds, cfg.seed, cfg.val_subjects)
-    folds = folds[: cfg.max_folds] if cfg.max_folds else folds
+    prep = load_data(cfg)
+    d = cfg.data
+    folds = make_folds([rf.rec for rf in prep.windows.features], d.split, d.folds, cfg.runtime.seed, d.val_subjects)
+    folds = folds[: d.max_folds] if d.max_folds else folds
     if ctx.is_main:
         (run / "fingerprints.json").write_text(json.dumps(prep.fingerprints, indent=1) + "\n")
         (run / "folds.json").write_text(json.dumps([f.to_dict() for f in folds], indent=1) + "\n")
-    amp = resolve_amp(cfg.amp, device)
+    amp = resolve_amp(cfg.optimisation.amp, device)
     results = [train_fold(cfg, prep, fold, run / f"fold{fold.index}", device, amp, ctx) for fold in folds]
     if not ctx.is_main:
         return {"run_dir": str(run), "rank": ctx.rank}
@@ -137,7 +137,7 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
                "pooled": _pooled_metrics(cfg, [run / f"fold{f.index}" for f in folds]),
                "peak_memory_gb": max(r["peak_memory_gb"] for r in results),
                "peak_memory_kind": results[0]["peak_memory_kind"]}
-    if cfg.vram_budget_gb is not None:  # what --vram-budget measured, the largest over folds
+    if cfg.runtime.vram_budget_gb is not None:  # what --vram-budget measured, the largest over folds
         summary.update(probe_peak_gb=max(r["probe_peak_gb"] for r in results),
                        probe_peak_kind=results[0]["probe_peak_kind"])
     summary["table"] = format_table(summary["summary"])
@@ -146,17 +146,26 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
     return summary
 
 
+def load_data(cfg: TrainConfig) -> Prepared:
+    """The run's manifest and cache groups read and cut into windows (shared by train and eval)."""
+    manifest = load_manifest(cfg.data.manifest_path)
+    cache = FeatureCache(cfg.data.cache_path or manifest.cache)
+    return prepare_data(manifest, cache, cfg.input_modalities, cfg.data.extractor_pins, cfg.losses.teacher,
+                        cfg.data.window_s, cfg.data.hop_s)
+
+
 def _pooled_metrics(cfg: TrainConfig, fold_dirs: list[Path]) -> dict:
     """Metrics over every fold's test windows together: with one held-out subject per fold, a
     per-fold balanced accuracy is undefined whenever that subject has only one class."""
     preds = [np.load(d / "test_predictions.npz") for d in fold_dirs]
     cat = {k: np.concatenate([p[k] for p in preds]) for k in ("score", "y", "mask", "subjects")}
-    return compute_metrics(cat["y"], cat["mask"].astype(bool), cat["score"], list(cat["subjects"]), cfg.labels,
-                           cfg.task)["overall"]
+    return compute_metrics(cat["y"], cat["mask"].astype(bool), cat["score"], list(cat["subjects"]), cfg.data.labels,
+                           cfg.data.task)["overall"]
 
 
 def _restore(path: Path, model, opt, sched, scaler, gen, device, ctx: DistributedContext,
-             ema: EmaTeacher | None) -> dict[str, Any]:
+             ema: EmaTeacher | None) -> LoopState:
+    """Load ``path`` into the model, optimiser, scheduler, scaler, EMA teacher and RNGs; return its loop state."""
     ck = load_checkpoint(path, device)
     model.load_state_dict(ck["model"])
     if ema is not None:
@@ -167,25 +176,9 @@ def _restore(path: Path, model, opt, sched, scaler, gen, device, ctx: Distribute
     sched.load_state_dict(ck["sched"])
     scaler.load_state_dict(ck["scaler"])
     set_rng_state(ddp.own_torch_rng(ck["rng"], ctx), gen)
-    _log.info("resumed %s at epoch %d batch %d (step %d)", path, ck["state"]["epoch"], ck["state"]["pos"],
-              ck["state"]["step"])
-    return dict(ck["state"])
-
-
-def _truncate_log(path: Path, state: dict[str, Any]) -> None:
-    """Drop metric rows written after the checkpoint we resume from (they will be rewritten): train
-    rows past its step, validation rows of an epoch it had not finished, and a line torn by SIGKILL."""
-    if not path.exists():
-        return
-    keep = []
-    for ln in path.read_text().splitlines():
-        try:
-            row = json.loads(ln)
-        except json.JSONDecodeError:
-            continue
-        if row["step"] <= state["step"] and (row["kind"] != "val" or row["epoch"] < state["epoch"]):
-            keep.append(ln)
-    path.write_text("".join(r + "\n" for r in keep))
+    st = LoopState.from_dict(ck["state"])
+    _log.info("resumed %s at epoch %d batch %d (step %d)", path, st.epoch, st.pos, st.step)
+    return st
 
 
 def _fold_data(cfg: TrainConfig, prep: Prepared, fold: Fold) -> tuple[dict, Any, dict]:
@@ -193,15 +186,16 @@ def _fold_data(cfg: TrainConfig, prep: Prepared, fold: Fold) -> tuple[dict, Any,
     ws = prep.windows
     sets = {"train": ws.subset(fold.train), "val": ws.subset(fold.val), "test": ws.subset(fold.test)}
     if len(sets["train"]) == 0:
-        raise ConfigError(f"fold {fold.index}: no training windows (window_s={cfg.window_s} longer than the "
+        raise ConfigError(f"fold {fold.index}: no training windows (window_s={cfg.data.window_s} longer than the "
                           "recordings?). Lower --window-s.")
     norm = fit_normaliser(sets["train"].features, prep.inputs, prep.cov_names)
-    labels = {k: encode_labels(w, cfg.labels, cfg.task, prep.manifest.label_scales, dict(cfg.thresholds))
+    d = cfg.data
+    labels = {k: encode_labels(w, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
               for k, w in sets.items()}
     return sets, norm, labels
 
 
-def _optimisation(cfg: TrainConfig, model: FusionModel, n_batches: int, device: torch.device, amp: str):
+def _optimisation(cfg: OptimisationConfig, model: FusionModel, n_batches: int, device: torch.device, amp: str):
     """AdamW, warm-up + cosine schedule over the run's optimiser steps, and the fp16 grad scaler."""
     opt = make_optimizer(model, cfg)
     total = cfg.epochs * math.ceil(n_batches / cfg.grad_accum)
@@ -215,33 +209,34 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
     """Train one fold with early stopping; evaluate its best model on the fold's test recordings.
     Under DDP each rank trains on its slice of every global batch; only rank 0 writes and evaluates."""
     ctx = ctx or DistributedContext()
-    if cfg.resume and (fold_dir / "result.json").exists():
+    if cfg.runtime.resume and (fold_dir / "result.json").exists():
         return json.loads((fold_dir / "result.json").read_text())
     if ctx.is_main:
         fold_dir.mkdir(parents=True, exist_ok=True)
     ws = prep.windows
     sets, norm, labels = _fold_data(cfg, prep, fold)
-    seed = cfg.seed * 1000 + fold.index
+    seed = cfg.runtime.seed * 1000 + fold.index
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    fcfg = fusion_config(cfg, ws, len(prep.cov_names), teacher_dim(ws))
-    model = FusionModel(fcfg).to(device)
-    ema = EmaTeacher(model, cfg.ema_decay) if cfg.ema_weight > 0 else None
+    inputs = model_inputs(ws, len(cfg.data.labels), len(prep.cov_names), teacher_dim(ws))
+    model = FusionModel(cfg.model, inputs).to(device)
+    ema = EmaTeacher(model, cfg.losses.ema_decay) if cfg.losses.ema_weight > 0 else None
     if ctx.rank:  # same initial weights on every rank, but each rank its own dropout masks
         torch.manual_seed(seed + 100_003 * ctx.rank)
     step = ddp.StepForward(model, lambda m, b: compute_losses(m, b, cfg), ctx, device)
-    order = BatchOrder(len(sets["train"]), cfg.batch_size, seed)
+    o = cfg.optimisation
+    order = BatchOrder(len(sets["train"]), o.batch_size, seed)
     n_batches = order.batches_per_epoch()
-    opt, sched, scaler = _optimisation(cfg, model, n_batches, device, amp)
-    st = {"epoch": 0, "pos": 0, "step": 0, "best": -math.inf, "bad_epochs": 0, "stopped": False}
+    opt, sched, scaler = _optimisation(o, model, n_batches, device, amp)
+    st = LoopState()
     metrics_path = fold_dir / "metrics.jsonl"
-    if cfg.resume and (fold_dir / "last.pt").exists():
+    if cfg.runtime.resume and (fold_dir / "last.pt").exists():
         st = _restore(fold_dir / "last.pt", model, opt, sched, scaler, gen, device, ctx, ema)
         if ctx.is_main:
-            _truncate_log(metrics_path, st)
+            truncate_metrics_log(metrics_path, st)
     elif metrics_path.exists() and ctx.is_main:
         metrics_path.unlink()
-    meta = {"config": cfg.to_dict(), "fusion_config": fcfg, "normaliser": norm.to_state(), "fold": fold.to_dict(),
+    meta = {"config": cfg.to_dict(), "model_inputs": inputs, "normaliser": norm.to_state(), "fold": fold.to_dict(),
             "fingerprints": prep.fingerprints, "cov_names": prep.cov_names,
             "layout": {"pad_sizes": ws.pad_sizes, "item_shapes": ws.item_shapes}}
 
@@ -250,7 +245,7 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
         if ctx.is_main:
             save_checkpoint(fold_dir / name, {**meta, "model": model.state_dict(), "optim": opt.state_dict(),
                                               "sched": sched.state_dict(), "scaler": scaler.state_dict(),
-                                              "rng": rng, "state": dict(st),
+                                              "rng": rng, "state": st.to_dict(),
                                               **({"ema": ema.state_dict()} if ema else {})})
         ddp.barrier(ctx)
 
@@ -263,40 +258,40 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
     probe = _check_budget(cfg, model, ema, tr, order, norm, (y, ym), prep, device, amp, ctx)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    while st["epoch"] < cfg.epochs and not st["stopped"]:
+    while st.epoch < o.epochs and not st.stopped:
         model.train()
-        for pos, idx in order.batches(st["epoch"], st["pos"]):
+        for pos, idx in order.batches(st.epoch, st.pos):
             part, weight = ddp.shard(len(idx), ctx)
             batch = _device_batch(cfg, tr, idx, norm, (y, ym), gen, prep, part, ema, device, amp)
-            accumulating = bool((pos + 1) % cfg.grad_accum and pos + 1 < n_batches)
+            accumulating = bool((pos + 1) % o.grad_accum and pos + 1 < n_batches)
             with step.accumulating(accumulating):
                 with autocast(device, amp):
                     losses = step(batch)
                 logged = ddp.global_losses(losses, weight, ctx)
                 if not math.isfinite(logged["total"]):
                     raise TrainingError(
-                        f"fold {fold.index}: loss is {logged['total']} at step {st['step']} (epoch {st['epoch']}, "
+                        f"fold {fold.index}: loss is {logged['total']} at step {st.step} (epoch {st.epoch}, "
                         f"batch {pos}, windows {idx[:8].tolist()}...). The last good checkpoint is kept at "
                         f"{fold_dir / 'last.pt'}; lower --lr, or check those windows' inputs in the cache.")
-                scaler.scale(losses["total"] * weight / cfg.grad_accum).backward()
+                scaler.scale(losses["total"] * weight / o.grad_accum).backward()
             if accumulating:
                 continue
             scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
             scaler.step(opt)
             scaler.update()
             opt.zero_grad(set_to_none=True)
             sched.step()
             if ema is not None:
                 ema.update(model)
-            st["step"] += 1
-            st["pos"] = pos + 1
-            log({"kind": "train", "step": st["step"], "epoch": st["epoch"], "lr": sched.get_last_lr()[0],
+            st.step += 1
+            st.pos = pos + 1
+            log({"kind": "train", "step": st.step, "epoch": st.epoch, "lr": sched.get_last_lr()[0],
                  **logged})
-            if cfg.checkpoint_every and st["step"] % cfg.checkpoint_every == 0:
+            if o.checkpoint_every and st.step % o.checkpoint_every == 0:
                 save("last.pt")
-            if cfg.max_steps and st["step"] >= cfg.max_steps:
-                st["stopped"] = True
+            if o.max_steps and st.step >= o.max_steps:
+                st.stopped = True
                 break
         _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save)
     if not (fold_dir / "best.pt").exists():
@@ -320,56 +315,56 @@ def _check_budget(cfg: TrainConfig, model: FusionModel, ema: EmaTeacher | None, 
                   prep: Prepared, device: torch.device, amp: str, ctx: DistributedContext) -> dict[str, Any]:
     """With ``--vram-budget``: measure the peak of the first training steps (``fusion/memory.py``)
     before training, and refuse a configuration over the budget. Without it: measure nothing."""
-    if cfg.vram_budget_gb is None:
+    budget = cfg.runtime.vram_budget_gb
+    if budget is None:
         return {}
     _, idx = next(iter(order.batches(0)))  # a full-size batch, also when resuming at an epoch's end
     part, _ = ddp.shard(len(idx), ctx)
-    gen = torch.Generator().manual_seed(cfg.seed)  # the training generator is left untouched
+    gen = torch.Generator().manual_seed(cfg.runtime.seed)  # the training generator is left untouched
     batch = _device_batch(cfg, tr, idx, norm, labels, gen, prep, part, ema, device, amp)
-    peak, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg), batch,
+    peak, kind = probe_peak_gb(model, lambda m: make_optimizer(m, cfg.optimisation), batch,
                                lambda m, b: compute_losses(m, b, cfg)["total"], lambda: autocast(device, amp),
                                device, frozen=[ema.model] if ema else [])
     peak = ddp.max_over_ranks(peak, ctx, device)
     _log.info("first-steps peak %.3f GiB (%s, batch %d, amp %s; budget %.2f GiB)", peak, kind, len(idx), amp,
-              cfg.vram_budget_gb)
-    if peak > cfg.vram_budget_gb:
+              budget)
+    if peak > budget:
         raise TrainingError(f"the first training steps peak at {peak:.2f} GiB ({kind}, batch {len(idx)}, amp {amp}), "
-                            f"over --vram-budget {cfg.vram_budget_gb} GiB; nothing was trained. Lower --batch-size "
+                            f"over --vram-budget {budget} GiB; nothing was trained. Lower --batch-size "
                             "(with --grad-accum to keep the effective batch), use --amp bf16 or --grad-checkpoint, "
                             "or shrink --window-s.")
     return {"probe_peak_gb": peak, "probe_peak_kind": kind, "probe_batch": len(idx), "probe_amp": amp}
 
 
-def _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save) -> None:
+def _end_epoch(cfg: TrainConfig, model, sets, labels, norm, device, amp, st: LoopState, log, save) -> None:
     """Validate, log, update early stopping, write best.pt/last.pt, move to the next epoch."""
-    row: dict[str, Any] = {"kind": "val", "step": st["step"], "epoch": st["epoch"], **{
+    row: dict[str, Any] = {"kind": "val", "step": st.step, "epoch": st.epoch, **{
         f"gate/{k}": v for k, v in model.gate_values().items()}}
     if len(sets["val"]):
-        pred = predict(model, sets["val"], norm, *labels["val"], cfg.task, device, amp)
+        pred = predict(model, sets["val"], norm, *labels["val"], cfg.data.task, device, amp)
         score = val_score(pred, cfg)
         row.update(val_loss=pred["loss"], val_score=score)
     else:
-        score = float(st["epoch"])  # no validation side: the latest epoch is the best
+        score = float(st.epoch)  # no validation side: the latest epoch is the best
     log(row)
-    if score > st["best"]:
-        st["best"], st["bad_epochs"] = score, 0
+    if score > st.best:
+        st.best, st.bad_epochs = score, 0
         save("best.pt")
     else:
-        st["bad_epochs"] += 1
-        if st["bad_epochs"] >= cfg.early_stop_patience:
-            _log.info("early stop at epoch %d (no validation improvement for %d epochs)", st["epoch"],
-                      st["bad_epochs"])
-            st["stopped"] = True
-    st["epoch"] += 1
-    st["pos"] = 0
+        st.bad_epochs += 1
+        if st.bad_epochs >= cfg.optimisation.early_stop_patience:
+            _log.info("early stop at epoch %d (no validation improvement for %d epochs)", st.epoch, st.bad_epochs)
+            st.stopped = True
+    st.epoch += 1
+    st.pos = 0
     save("last.pt")
 
 
 def _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model, probe) -> dict[str, Any]:
     """Evaluate best.pt on the test side, write predictions, result.json and plots."""
     model.load_state_dict(load_checkpoint(fold_dir / "best.pt", device)["model"])
-    pred = predict(model, sets["test"], norm, *labels["test"], cfg.task, device, amp)
-    test = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.labels, cfg.task)
+    pred = predict(model, sets["test"], norm, *labels["test"], cfg.data.task, device, amp)
+    test = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.data.labels, cfg.data.task)
     np.savez(fold_dir / "test_predictions.npz", score=pred["score"], y=pred["y"], mask=pred["mask"],
              subjects=np.asarray(pred["subjects"]))
     peak, kind = peak_memory_gb(device)

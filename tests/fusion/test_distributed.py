@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.train_config import TrainConfig
+from fusion.train_config import AugmentConfig
 from fusion.distributed import DistributedContext, shard
 from fusion.steps import augment_eeg, drop_modalities
 from pipeline.errors import ConfigError
@@ -39,7 +39,7 @@ def test_shards_are_disjoint_cover_the_batch_and_weigh_to_its_mean(world: int, n
 
 
 def test_random_draws_of_a_share_equal_those_rows_of_the_whole_batch(tmp_path: Path) -> None:
-    cfg = TrainConfig(manifest_path=tmp_path / "m.yaml", out_dir=tmp_path)
+    cfg = AugmentConfig()
     eeg = torch.randn(5, 3, 16)
     whole = augment_eeg(cfg, eeg, torch.Generator().manual_seed(7))
     share = augment_eeg(cfg, eeg[2:4], torch.Generator().manual_seed(7), 5, slice(2, 4))

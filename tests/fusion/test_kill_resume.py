@@ -69,7 +69,7 @@ def test_sigkill_then_resume_finishes_like_an_uninterrupted_run(nproc: int, tmp_
 
 
 def test_resume_trims_rows_after_the_checkpoint_and_a_torn_last_line(tmp_path: Path) -> None:
-    from fusion.train import _truncate_log
+    from fusion.loop_state import LoopState, truncate_metrics_log
 
     log = tmp_path / "metrics.jsonl"
     rows = [{"kind": "train", "step": 1, "epoch": 0}, {"kind": "train", "step": 2, "epoch": 0},
@@ -77,7 +77,7 @@ def test_resume_trims_rows_after_the_checkpoint_and_a_torn_last_line(tmp_path: P
             {"kind": "train", "step": 3, "epoch": 1}, {"kind": "train", "step": 4, "epoch": 1},
             {"kind": "val", "step": 4, "epoch": 1}]      # ... epoch 1 validated, but killed before last.pt
     log.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"kind": "train", "st')
-    _truncate_log(log, {"step": 4, "epoch": 1})          # last.pt: step 4 written mid-epoch 1
+    truncate_metrics_log(log, LoopState(step=4, epoch=1))  # last.pt: step 4 written mid-epoch 1
     assert [json.loads(x) for x in log.read_text().splitlines()] == rows[:5]
-    _truncate_log(log, {"step": 2, "epoch": 1})
+    truncate_metrics_log(log, LoopState(step=2, epoch=1))
     assert [json.loads(x) for x in log.read_text().splitlines()] == rows[:3]

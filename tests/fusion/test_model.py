@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fusion.model import FiLM, FusionConfig, FusionModel, ModalityConfig
+from fusion.model import FiLM, FusionConfig, FusionModel, ModalityConfig, ModelInputs
 
 MODS = (ModalityConfig("face", "video", 3, (("tokens", (4, 8)),)),
         ModalityConfig("voice", "audio", 6, (("frames", (5,)),)),
@@ -15,9 +15,10 @@ B = 3
 
 def make_model(fusion: str = "gated-xattn", tokenizer: str = "conv", **kw) -> FusionModel:
     torch.manual_seed(0)
-    cfg = FusionConfig(n_channels=4, n_samples=128, sfreq=32, n_outputs=2, modalities=MODS, n_covariates=2,
-                       teacher_dim=6, fusion=fusion, tokenizer=tokenizer, d_model=32, n_heads=4, **kw)
-    return FusionModel(cfg).eval()
+    cfg = FusionConfig(fusion=fusion, eeg_tokenizer=tokenizer, d_model=32, n_heads=4, **kw)
+    inp = ModelInputs(n_channels=4, n_samples=128, sfreq=32, n_outputs=2, modalities=MODS, n_covariates=2,
+                      teacher_dim=6)
+    return FusionModel(cfg, inp).eval()
 
 
 def inputs(seed: int = 0) -> tuple[torch.Tensor, dict, dict, torch.Tensor]:

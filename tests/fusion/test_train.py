@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def config(dataset: Path, out: Path, **kw) -> TrainConfig:
                 max_folds=1, d_model=16, n_heads=2, eeg_layers=1, fusion_layers=1, device="cpu",
                 checkpoint_every=1, recon_weight=0.1)
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig.from_options(**base)
 
 
 def losses(run: Path) -> list[tuple[int, float]]:
@@ -110,11 +109,11 @@ def test_other_fusions_and_patch_tokenizer_train(dataset: Path, tmp_path: Path, 
 def test_config_rejects_bad_values(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="fusion='cross'.*split='window'"):
         config(dataset, tmp_path, fusion="cross", split="window")
-    with pytest.raises(ConfigError, match="unknown key"):
+    with pytest.raises(ConfigError, match="unknown config key 'lr_max' for TrainConfig"):
         TrainConfig.from_dict({**config(dataset, tmp_path).to_dict(), "lr_max": 1})
     cfg = config(dataset, tmp_path)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
-    assert dataclasses.replace(cfg, seed=3).seed == 3
+    assert cfg.override(seed=3).runtime.seed == 3
 
 
 def test_fusion_never_imports_transformers() -> None:
@@ -171,18 +170,14 @@ def test_ema_teacher_sees_the_clean_window(dataset: Path, tmp_path: Path) -> Non
     import numpy as np
 
     from fusion.batches import make_batch
-    from fusion.data import prepare_data
     from fusion.splits import make_folds
     from fusion.steps import training_batch
-    from fusion.train import _fold_data
-    from pipeline.cache import FeatureCache
-    from pipeline.manifest import load_manifest
+    from fusion.train import _fold_data, load_data
 
     cfg = config(dataset, tmp_path / "x", ema_weight=1.0, modality_dropout=0.9, aug_noise=0.5)
-    manifest = load_manifest(cfg.manifest_path)
-    prep = prepare_data(manifest, FeatureCache(manifest.cache), cfg.input_modalities, cfg.extractor_pins,
-                        cfg.teacher, cfg.window_s, cfg.hop_s)
-    fold = make_folds([rf.rec for rf in prep.windows.features], cfg.split, cfg.folds, cfg.seed, cfg.val_subjects)[0]
+    prep = load_data(cfg)
+    d = cfg.data
+    fold = make_folds([rf.rec for rf in prep.windows.features], d.split, d.folds, cfg.runtime.seed, d.val_subjects)[0]
     sets, norm, labels = _fold_data(cfg, prep, fold)
     idx = np.arange(8)
     b = training_batch(cfg, sets["train"], idx, norm, *labels["train"], torch.Generator().manual_seed(0), prep.teacher)
