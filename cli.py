@@ -326,22 +326,17 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  ema_weight: Optional[float] = typer.Option(None, "--ema-weight", help="EMA self-distillation weight (0 = off; decay via --set ema_decay=...)."),
                  eeg_tokenizer: Optional[str] = typer.Option(None, "--eeg-tokenizer", help="conv | patch"),
                  checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints."),
-                 vram_budget: Optional[float] = typer.Option(None, "--vram-budget", help="Before training, measure the first steps' peak memory (CUDA allocator, or tensor accounting on CPU) and refuse if over this many GB."),
-                 resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+                 vram_budget_gb: Optional[float] = typer.Option(None, "--vram-budget-gb", "--vram-budget", help="Before training, measure the first steps' peak memory (CUDA allocator, or tensor accounting on CPU) and refuse if over this many GB."),
+                 resume: Optional[bool] = typer.Option(None, "--resume", help="Continue the run in --out exactly where it stopped."),
                  config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                  as_json: bool = JsonOpt) -> None:
     """Train the EEG branch + gated cross-attention fusion on cached features (no encoder is loaded)."""
+    # every parameter but the config layers and the output format is a TrainConfig leaf of the
+    # same name (option --vram-budget-gb is field vram_budget_gb); from_options nests them
+    flags = {k: v for k, v in locals().items() if k not in ("config", "set_", "as_json")}
     from fusion.train_config import TrainConfig
     from pipeline.config_layers import parse_set_options
 
-    # flat options by leaf name; TrainConfig.from_options places them in the nested config
-    flags = {"manifest_path": str(manifest), "out_dir": str(out), "cache_path": cache, "fusion": fusion,
-             "modalities": modalities, "extractors": extractors, "teacher": teacher, "labels": labels,
-             "task": task, "split": split, "folds": folds, "max_folds": max_folds, "epochs": epochs,
-             "max_steps": max_steps, "seed": seed, "window_s": window_s, "hop_s": hop_s,
-             "batch_size": batch_size, "lr": lr, "grad_accum": grad_accum, "grad_checkpoint": grad_checkpoint,
-             "amp": amp, "device": device, "modality_dropout": modality_dropout, "ema_weight": ema_weight, "eeg_tokenizer": eeg_tokenizer,
-             "checkpoint_every": checkpoint_every, "vram_budget_gb": vram_budget, "resume": resume or None}
     cfg = TrainConfig.from_options(read_config_section(config, "train"), flags, parse_set_options(set_))
     from fusion.distributed import DistributedContext
     from fusion.train import train

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
         feats = load_features(manifest, cache, specs)
         read_s = time.perf_counter() - t
     ws = WindowSet(feats, specs, 4.0, 2.0, SFREQ)
-    cfg = TrainConfig.from_options(manifest_path=Path("m.yaml"), out_dir=Path("."),
+    cfg = TrainConfig.from_options(manifest=Path("m.yaml"), out=Path("."),
                                    modalities=("eeg", "video", "audio", "ecg"), batch_size=args.batch, amp=args.amp,
                                    device=args.device)
     norm = fit_normaliser(feats, specs, ("age",))

@@ -48,7 +48,7 @@ def evaluate(run_or_checkpoint: Path, device: str = "auto") -> dict[str, Any]:
     for path in ckpts:
         ck = load_checkpoint(path, dev)
         cfg = TrainConfig.from_dict(ck["config"])
-        key = str(cfg.data.manifest_path)
+        key = str(cfg.data.manifest)
         if key not in prepared:  # folds of a run share the data
             prepared[key] = load_data(cfg)
         prep = prepared[key]

@@ -37,7 +37,7 @@ _log = logging.getLogger(__name__)
 SECTIONS = ("Configuration", "Data summary", "Learning curves and gates", "Trial-level results",
             "Window-level results", "Baselines", "Per-subject results", "Confusion matrices", "Comparison")
 CONFIG_KEYS = ("fusion", "modalities", "split", "folds", "seed", "labels", "task", "window_s", "hop_s", "epochs",
-               "normalise", "manifest_path")
+               "normalise", "manifest")
 _STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}"
           "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #bbb;padding:3px 8px;"
           "font-size:13px;text-align:right}th{background:#eef}td:first-child,th:first-child{text-align:left}"

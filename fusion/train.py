@@ -113,7 +113,7 @@ def train(cfg: TrainConfig, ctx: DistributedContext | None = None) -> dict[str, 
 
 
 def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> dict[str, Any]:
-    run = Path(cfg.runtime.out_dir)
+    run = Path(cfg.runtime.out)
     if not cfg.runtime.resume and any(run.glob("fold*/last.pt")):
         raise ConfigError(f"{run}: already holds a run. Pass --resume to continue it or choose another --out.")
     ddp.barrier(ctx)  # every rank has checked before rank 0 writes
@@ -148,8 +148,8 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
 
 def load_data(cfg: TrainConfig) -> Prepared:
     """The run's manifest and cache groups read and cut into windows (shared by train and eval)."""
-    manifest = load_manifest(cfg.data.manifest_path)
-    cache = FeatureCache(cfg.data.cache_path or manifest.cache)
+    manifest = load_manifest(cfg.data.manifest)
+    cache = FeatureCache(cfg.data.cache or manifest.cache)
     return prepare_data(manifest, cache, cfg.input_modalities, cfg.data.extractor_pins, cfg.losses.teacher,
                         cfg.data.window_s, cfg.data.hop_s)
 

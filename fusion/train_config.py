@@ -41,8 +41,8 @@ class DataConfig:
     ``extractors`` picks the cache group per kind ("video:vivit"); unset kinds use the current group.
     """
 
-    manifest_path: Path
-    cache_path: str | None = None           # a folder or fsspec URL; None: the cache named in the manifest
+    manifest: Path
+    cache: str | None = None           # a folder or fsspec URL; None: the cache named in the manifest
     modalities: tuple[str, ...] = ("eeg",)
     extractors: tuple[str, ...] = ()        # "kind:extractor" pins, e.g. ("video:vivit",)
     labels: tuple[str, ...] = ("valence", "arousal")
@@ -111,7 +111,7 @@ class LossConfig:
 class RuntimeConfig:
     """Where the run writes and what it runs on; memory in GB."""
 
-    out_dir: Path
+    out: Path
     device: str = "auto"                    # auto | cpu | cuda | cuda:N
     seed: int = 0
     vram_budget_gb: float | None = None
@@ -121,7 +121,7 @@ class RuntimeConfig:
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """One training run, in groups (see the module doc). Build it from flat options with
-    ``TrainConfig.from_options(manifest_path=..., out_dir=..., d_model=32)``."""
+    ``TrainConfig.from_options(manifest=..., out=..., d_model=32)``."""
 
     data: DataConfig
     model: FusionConfig = field(default_factory=FusionConfig)
@@ -189,8 +189,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Inverse of ``to_dict``; unknown keys are an error naming them and the known ones."""
-        return layer_config(cls, data)
+        """Inverse of ``to_dict``; unknown keys are an error naming them and the known ones. Runs
+        saved before the option-named fields (``manifest_path``, ``cache_path``, ``out_dir``) still read."""
+        return layer_config(cls, _renamed_keys(data))
 
     @classmethod
     def from_options(cls, *layers: dict[str, Any] | None, **options: Any) -> "TrainConfig":
@@ -200,3 +201,14 @@ class TrainConfig:
     def override(self, **options: Any) -> "TrainConfig":
         """A copy with some leaves changed, by leaf name or dotted path (``override(seed=3)``)."""
         return layer_config(type(self), self.to_dict(), options)
+
+
+# Field names of runs saved before the fields took the CLI options' words (issue 12).
+_RENAMED_FIELDS = {"manifest_path": "manifest", "cache_path": "cache", "out_dir": "out"}
+
+
+def _renamed_keys(data: Any) -> Any:
+    """A saved config with old field names mapped to today's, at any nesting depth."""
+    if not isinstance(data, dict):
+        return data
+    return {_RENAMED_FIELDS.get(k, k): _renamed_keys(v) for k, v in data.items()}

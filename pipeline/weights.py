@@ -99,3 +99,15 @@ def source_identity(source: WeightsSource, random_recipe: dict[str, Any]) -> dic
         return {"source": "hub", "random_init": False, "hub_id": source.hub_id, "revision": source.revision}
     files = sorted(p for p in source.folder.iterdir() if p.is_file() and p.suffix in _HASHED_SUFFIXES)
     return {"source": "local", "random_init": False, "files": {p.name: hash_file(p) for p in files}}
+
+
+def weights_choice_problems(weights: str | None, random_init: bool, size: str | None, sizes: tuple[str, ...]) -> list[str]:
+    """What is wrong with a model config's choice of weights (each encoder config checks the same rules)."""
+    p: list[str] = []
+    if size is not None and size not in sizes:
+        p.append(f"size '{size}' is not one of {', '.join(sizes)}")
+    if size is not None and not random_init:
+        p.append("size only applies with random_init (--size needs --random-init)")
+    if random_init and weights is not None:
+        p.append("weights and random_init exclude each other (drop --weights or --random-init)")
+    return p

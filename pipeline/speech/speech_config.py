@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError
+from pipeline.weights import weights_choice_problems
 
 SAMPLE_RATE = 16000  # both model families were trained on 16 kHz audio; every input is resampled to it
 
@@ -95,12 +96,7 @@ class SpeechConfig:
 
     def _problems(self) -> list[str]:
         p: list[str] = []
-        if self.size is not None and self.size not in SIZES:
-            p.append(f"size '{self.size}' is not one of {', '.join(SIZES)}")
-        if self.size is not None and not self.random_init:
-            p.append("size only applies with random_init (--size needs --random-init)")
-        if self.random_init and self.weights is not None:
-            p.append("weights and random_init exclude each other (drop --weights or --random-init)")
+        p += weights_choice_problems(self.weights, self.random_init, self.size, SIZES)
         if not isinstance(self.layer, int) or isinstance(self.layer, bool):
             p.append(f"layer must be an integer index into hidden_states, got {self.layer!r}")
         if not (isinstance(self.segment_s, (int, float)) and math.isfinite(self.segment_s) and self.segment_s >= 0.05):

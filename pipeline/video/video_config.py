@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError
+from pipeline.weights import weights_choice_problems
 
 
 @dataclass(frozen=True)
@@ -155,12 +156,7 @@ class VideoConfig:
 
     def _problems(self) -> list[str]:
         p: list[str] = []
-        if self.size is not None and self.size not in SIZES:
-            p.append(f"size '{self.size}' is not one of {', '.join(SIZES)}")
-        if self.size is not None and not self.random_init:
-            p.append("size only applies with random_init (--size needs --random-init)")
-        if self.random_init and self.weights is not None:
-            p.append("weights and random_init exclude each other (drop --weights or --random-init)")
+        p += weights_choice_problems(self.weights, self.random_init, self.size, SIZES)
         if not (isinstance(self.segment_s, (int, float)) and math.isfinite(self.segment_s) and self.segment_s > 0):
             p.append(f"segment_s must be a positive number of seconds, got {self.segment_s!r}")
         if not 0 < self.min_coverage <= 1:

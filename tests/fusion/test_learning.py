@@ -53,12 +53,12 @@ def mean_balanced_accuracy(summary: dict) -> float:
 
 
 def test_fusion_beats_eeg_only_beats_chance(demo_manifest: Path, tmp_path: Path) -> None:
-    base = TrainConfig.from_options(manifest_path=demo_manifest, out_dir=tmp_path / "eeg", fusion="eeg-only",
+    base = TrainConfig.from_options(manifest=demo_manifest, out=tmp_path / "eeg", fusion="eeg-only",
                                     modalities=("eeg", "video", "audio", "ecg"), split="subject-kfold", folds=3,
                                     val_subjects=0, epochs=12, batch_size=32, lr=3e-3, early_stop_patience=100,
                                     device="cpu", seed=0)
     eeg = mean_balanced_accuracy(train(base))
-    fused = mean_balanced_accuracy(train(base.override(fusion="gated-xattn", out_dir=tmp_path / "gx")))
+    fused = mean_balanced_accuracy(train(base.override(fusion="gated-xattn", out=tmp_path / "gx")))
     print(f"pooled balanced accuracy: eeg-only {eeg:.3f}, gated-xattn {fused:.3f}")
     assert eeg > 0.5 + MARGIN_CHANCE, f"EEG-only balanced accuracy {eeg:.3f} is not above chance"
     assert fused > eeg + MARGIN_FUSION, f"gated-xattn {fused:.3f} does not beat EEG-only {eeg:.3f}"

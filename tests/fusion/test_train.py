@@ -22,7 +22,7 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def config(dataset: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(manifest_path=dataset, out_dir=out, modalities=("eeg", "video", "audio", "ecg"),
+    base = dict(manifest=dataset, out=out, modalities=("eeg", "video", "audio", "ecg"),
                 teacher="face:fusiontest_teacher", window_s=2.0, hop_s=1.0, batch_size=8, epochs=2,
                 max_folds=1, d_model=16, n_heads=2, eeg_layers=1, fusion_layers=1, device="cpu",
                 checkpoint_every=1, recon_weight=0.1)

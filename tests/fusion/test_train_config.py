@@ -18,7 +18,7 @@ from pipeline.config_layers import layer_config
 from pipeline.errors import CacheError, ConfigError
 from tests.fusion import synthetic as syn
 
-REQUIRED = {"manifest_path": "m.yaml", "out_dir": "runs/x"}
+REQUIRED = {"manifest": "m.yaml", "out": "runs/x"}
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,11 @@ class C:
 def test_leaf_names_dotted_keys_and_nested_mappings_set_the_same_field() -> None:
     by_leaf = TrainConfig.from_options(**REQUIRED, d_model=32, lr=0.01, seed=7)
     by_path = TrainConfig.from_options(REQUIRED, {"model.d_model": "32", "optimisation.lr": "0.01", "runtime.seed": 7})
-    nested = TrainConfig.from_options({"data": {"manifest_path": "m.yaml"}, "runtime": {"out_dir": "runs/x", "seed": 7},
+    nested = TrainConfig.from_options({"data": {"manifest": "m.yaml"}, "runtime": {"out": "runs/x", "seed": 7},
                                        "model": {"d_model": 32}, "optimisation": {"lr": 0.01}})
     assert by_leaf == by_path == nested
     assert isinstance(by_leaf.model, FusionConfig) and by_leaf.model.d_model == 32  # the model part itself
-    assert by_leaf.runtime.out_dir == Path("runs/x") and by_leaf.data.manifest_path == Path("m.yaml")
+    assert by_leaf.runtime.out == Path("runs/x") and by_leaf.data.manifest == Path("m.yaml")
     assert by_leaf.override(**{"model.n_heads": 8}).model.n_heads == 8
     assert by_leaf.override(seed=3).runtime.seed == 3 and by_leaf.runtime.seed == 7
 
@@ -88,8 +88,8 @@ def test_every_groups_problems_are_reported_at_once() -> None:
     for part in ("model.d_model (30) must be divisible by model.n_heads (4)", "data.window_s", "optimisation.amp='fp8'",
                  "losses.teacher='vivit'"):
         assert part in msg
-    with pytest.raises(ConfigError, match="data: .*manifest_path"):
-        TrainConfig.from_options(out_dir="x")
+    with pytest.raises(ConfigError, match="data: .*manifest"):
+        TrainConfig.from_options(out="x")
 
 
 def test_stream_kind_table_covers_every_model_encoder_and_refuses_unknown_kinds() -> None:
@@ -138,7 +138,7 @@ def test_eval_reads_a_checkpoint_written_before_the_nested_config(tmp_path: Path
     from fusion.train import train
 
     dataset = syn.write_dataset(tmp_path / "syn", subjects=3, trials=2, duration_s=6.0, video=False, audio=False)
-    cfg = TrainConfig.from_options(manifest_path=dataset, out_dir=tmp_path / "run", modalities=("eeg", "ecg"),
+    cfg = TrainConfig.from_options(manifest=dataset, out=tmp_path / "run", modalities=("eeg", "ecg"),
                                    split="trial", folds=2, max_folds=1, max_steps=1, batch_size=8, window_s=2.0,
                                    hop_s=1.0, d_model=16, n_heads=2, eeg_layers=1, fusion_layers=1, device="cpu")
     out = train(cfg)
