@@ -126,14 +126,22 @@ def plan_derived(manifest: Manifest, cache: FeatureCache, group_path: str, specs
     return tasks, skipped, failures
 
 
+def lineage_changes(cache: FeatureCache, group: GroupInfo) -> list[str]:
+    """Upstream groups a derived group was made from that are no longer current, one sentence each
+    (``[]`` for a group made from files, or one whose upstream is unchanged)."""
+    pointers = current_pointers(cache)
+    out = []
+    for row in group.attrs.get(LINEAGE_KEY, []):
+        now = pointers.get(row["group"].split("/", 1)[0], {}).get(row["extractor"])
+        if now is not None and now["group"] != row["group"]:
+            out.append(f"derived from {row['group']}, but the current {row['extractor']} group is now {now['group']}")
+    return out
+
+
 def check_lineage(cache: FeatureCache, group: GroupInfo) -> None:
     """CacheError when an upstream group a derived group was made from is no longer current: the
     derived numbers then describe features that training no longer uses."""
-    pointers = current_pointers(cache)
-    for row in group.attrs.get(LINEAGE_KEY, []):
-        modality = row["group"].split("/", 1)[0]
-        now = pointers.get(modality, {}).get(row["extractor"])
-        if now is not None and now["group"] != row["group"]:
-            raise CacheError(f"{cache.location}: {group.path} was derived from {row['group']}, but the current "
-                             f"{row['extractor']} group is now {now['group']}. Rebuild it with "
-                             f"`{group.attrs.get('command') or 'cli extract teacher'}`.")
+    changes = lineage_changes(cache, group)
+    if changes:
+        raise CacheError(f"{cache.location}: {group.path} was {changes[0]}. Rebuild it with "
+                         f"`{group.attrs.get('command') or 'cli extract teacher'}`.")
