@@ -220,3 +220,18 @@ def test_cli_extract_teacher_errors_are_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "missing.pt: VATE checkpoint not found" in res.output
     res = runner.invoke(cli.app, ["extract", "teacher", "--teacher", "eeg", "--manifest", str(manifest)])
     assert res.exit_code == 2 and "--teacher eeg: unknown teacher. Known teachers: vate" in res.output
+
+
+def test_cli_extract_teacher_runs_and_cache_ls_shows_the_lineage(demo: Path, ckpt: Path) -> None:
+    from typer.testing import CliRunner
+
+    import cli
+
+    runner = CliRunner()
+    res = runner.invoke(cli.app, ["extract", "teacher", "--teacher", "vate", "--checkpoint", str(ckpt),
+                                  "--manifest", str(demo), "--scheduler", "sync"])
+    assert res.exit_code == 0, res.output
+    vate = current_groups(FeatureCache(load_manifest(demo).cache))["teacher"]["vate"]
+    assert f"-> {vate}" in res.output.replace("\n", "")
+    res = runner.invoke(cli.app, ["cache", "ls", "--manifest", str(demo)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and f"{vate} derived from video/vivit_logits-" in res.output
