@@ -136,6 +136,13 @@ def _derived_teacher(teacher: str, cache: FeatureCache, manifest: Manifest | Non
     group = read_current_group(cache, TEACHER_MODALITY, name)
     check_lineage(cache, group)
     streams = sorted({s.name for r in manifest.recordings for s in r.streams_of("video")}) if manifest else []
+    if manifest is not None:  # entries are keyed by video stream, which the generic check cannot know
+        expected = {(r.id, s.name) for r in manifest.recordings for s in r.streams_of("video")}
+        missing = sorted(expected - set(cache.complete_entries(group.path)))
+        if missing:
+            raise CacheError(f"{cache.location}: {group.path} is incomplete: {len(missing)} of {len(expected)} video "
+                             f"streams missing (e.g. {'/'.join(missing[0])}). Finish it with "
+                             f"`{group.attrs.get('command') or 'cli extract teacher'}` and check the failure log.")
     array, valid = parts[part]
     return InputSpec(streams[0] if streams else "video", TEACHER_MODALITY, group, array, valid)
 

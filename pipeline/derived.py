@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.current import current_pointers
@@ -36,6 +36,10 @@ class UpstreamSpec:
     extractor: str       # registered name of the upstream extractor
     required: bool       # False: recordings without it get a masked output instead of a failure
     command: str         # the `cli extract ...` command that builds it, named when it is missing
+
+
+# recording -> [(the stream a derived entry is keyed by, {role: upstream stream name or None})]
+Pairing = Callable[[Recording], list[tuple[Stream, dict[str, str | None]]]]
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def _entry_identity(mark: dict[str, Any] | None, group: GroupInfo) -> dict[str, 
 
 
 def plan_derived(manifest: Manifest, cache: FeatureCache, group_path: str, specs: tuple[UpstreamSpec, ...],
-                 groups: dict[str, GroupInfo], pairing: Any, only: tuple[str, ...] | None,
+                 groups: dict[str, GroupInfo], pairing: Pairing, only: tuple[str, ...] | None,
                  ) -> tuple[list[DerivedTask], int, list[dict[str, Any]]]:
     """Derived entries still to compute, the number skipped (unchanged upstream), up-front failures.
 

@@ -75,3 +75,19 @@ def test_unknown_part_and_replaced_upstream_are_clear_errors(demo: Path, real_da
     with pytest.raises(CacheError, match=r"was derived from video/vivit_logits-\w+, but the current vivit_logits "
                                          r"group is now video/vivit_logits-\w+\. Rebuild it with `cli extract vate`"):
         _prepare(manifest, "vate:video")
+
+
+def test_an_incomplete_teacher_group_stops_training_with_its_command(demo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(demo.parent, copy)
+    manifest = copy / demo.name
+    m = load_manifest(manifest)
+    cache = FeatureCache(m.cache)
+    group = _prepare(manifest, "vate:video").teacher.group.path
+    rec = m.recordings[0]
+    cache.remove_group(f"{group}/{rec.id}")      # as if that recording's derivation had failed
+    with pytest.raises(CacheError, match=rf"{group} is incomplete: 1 of 4 video streams missing "
+                                         rf"\(e\.g\. {rec.id}/video\)\. Finish it with `cli extract vate`"):
+        _prepare(manifest, "vate:video")
