@@ -195,6 +195,16 @@ def plan_tasks(manifest: Manifest, modality: str, cache: FeatureCache, group_pat
     return tasks, skipped, failures
 
 
+def _plan(extractor: Any, manifest: Manifest, cache: FeatureCache, group_path: str, upstream: dict,
+          only: tuple[str, ...] | None) -> tuple[list[Task], int, list[dict[str, Any]]]:
+    """``plan_tasks`` over the manifest's files, or, for a derived extractor, over its upstream entries."""
+    specs = getattr(extractor, "upstream", ())
+    if not specs:
+        return plan_tasks(manifest, extractor.modality, cache, group_path, only)
+    planned, skipped, failures = plan_derived(manifest, cache, group_path, specs, upstream, extractor.pairing, only)
+    return [Task(t.recording, t.stream, t.input_hash, t.sources) for t in planned], skipped, failures
+
+
 def _append_failures(path: Path, failures: list[dict[str, Any]]) -> None:
     if not failures:
         return
@@ -269,12 +279,7 @@ def extract(manifest: Manifest, name: str, config: Any = None, opts: RunOptions 
         or any(g.random_init for g in upstream.values()),
         "describe": describe() if describe else {}, "command": opts.command,
         "weights_location": weights_location(extractor.config), **derived_attrs})
-    if specs:
-        planned, skipped, failures = plan_derived(manifest, cache, group.path, specs, upstream, extractor.pairing,
-                                                  opts.recordings)
-        tasks = [Task(t.recording, t.stream, t.input_hash, t.sources) for t in planned]
-    else:
-        tasks, skipped, failures = plan_tasks(manifest, extractor.modality, cache, group.path, opts.recordings)
+    tasks, skipped, failures = _plan(extractor, manifest, cache, group.path, upstream, opts.recordings)
     summary = ExtractSummary(extractor=name, group=group.path, skipped=skipped)
     total = len(tasks)
     expected = skipped + total + len(failures)
