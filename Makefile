@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 EEGAVI_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test install bench clean gpu-kit
+.PHONY: demo demo-vate test install bench clean gpu-kit
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,23 @@ demo: $(STAMP)
 	$(BIN)/python cli.py train fusion --manifest $(DEMO)/data_manifest.yaml --fusion gated-xattn \
 		--modalities eeg,video,audio,ecg --split subject-kfold --folds 3 --out runs/demo-fusion
 	@echo "Demo done: cache in $(DEMO)/cache.zarr, runs in runs/demo-eeg-only and runs/demo-fusion (metrics.jsonl, PNG plots)."
+
+# The demo with the VATE teacher (issue 16): random-init upstream encoders, the real VATE heads from
+# $(EEGAVI_DATA)/vate (not part of `make demo`, which needs no shared data). VATE reads the
+# ViViT Kinetics logits group; the fusion input stays the ViViT token group (--extractors video:vivit).
+VATE_CKPT ?= $${EEGAVI_DATA:-$(EEGAVI_DATA)}/vate/best_model_contrastive.pt
+
+demo-vate: $(STAMP)
+	$(BIN)/python cli.py synth demo --out $(DEMO)
+	$(BIN)/python cli.py extract all --manifest $(DEMO)/data_manifest.yaml --random-init
+	$(BIN)/python cli.py extract video --head logits --random-init --manifest $(DEMO)/data_manifest.yaml
+	$(BIN)/python cli.py extract teacher --teacher vate --checkpoint "$(VATE_CKPT)" --manifest $(DEMO)/data_manifest.yaml
+	$(BIN)/python cli.py cache ls --manifest $(DEMO)/data_manifest.yaml
+	rm -rf runs/demo-vate
+	$(BIN)/python cli.py train fusion --manifest $(DEMO)/data_manifest.yaml --fusion gated-xattn \
+		--modalities eeg,video,audio,ecg --extractors video:vivit --teacher vate:video \
+		--split subject-kfold --folds 3 --out runs/demo-vate
+	@echo "VATE demo done: runs/demo-vate (metrics.jsonl has the 'distill' loss per step)."
 
 test: $(STAMP)
 	$(BIN)/lint-imports

@@ -261,6 +261,25 @@ def extract_all(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                                   {"random_init": random_init or None}, config, scheduler, workers, processes, as_json)
 
 
+@extract_app.command("teacher")
+@command
+def extract_teacher(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                    teacher: str = typer.Option("vate", "--teacher", help="vate: VATE's contrastive heads on the cached ViViT logits (and HuBERT) groups."),
+                    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="The teacher's weights file (VATE: best_model_contrastive.pt)."),
+                    audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Also embed the current hubert group where present (default: yes)."),
+                    config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                    scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
+                    recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> int:
+    """Embed cached upstream features with a teacher model into a derived cache group (teacher/<name>-<fp>)."""
+    params = dict(locals())  # before any other name is bound: the options are the config fields
+    from pipeline.errors import ConfigError
+    from pipeline.modalities import DERIVED_TEACHERS
+
+    if teacher not in DERIVED_TEACHERS:
+        raise ConfigError(f"--teacher {teacher}: unknown teacher. Known teachers: {', '.join(DERIVED_TEACHERS)}.")
+    return extract_from_options(teacher, "teacher", params)
+
+
 # ------------------------------------------------------------------------------------ cache
 @cache_app.command("ls")
 @command
@@ -305,7 +324,7 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  fusion: Optional[str] = typer.Option(None, "--fusion", help="gated-xattn | late | prefix | eeg-only"),
                  modalities: Optional[str] = typer.Option(None, "--modalities", help="Stream names or kinds, e.g. eeg,video,audio,ecg."),
                  extractors: Optional[str] = typer.Option(None, "--extractors", help="Pin cache groups per kind, e.g. video:clip."),
-                 teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil the EEG embedding towards e.g. video:vivit."),
+                 teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil the EEG embedding towards e.g. video:vivit, or the VATE teacher: vate:video | vate:audio."),
                  labels: Optional[str] = typer.Option(None, "--labels", help="Labels to predict, e.g. valence,arousal."),
                  task: Optional[str] = typer.Option(None, "--task", help="binary | regression"),
                  split: Optional[str] = typer.Option(None, "--split", help="loso | subject-kfold | trial"),

@@ -29,6 +29,9 @@ def print_groups(location: str, rows: list[GroupSummary], as_json: bool) -> None
                       f"{tok['tokens_before']}x{tok['dim_before']} -> {tok['tokens_after']}x{tok['dim_after']}"
                       if tok else "")
     out.print(table)
+    for r in rows:  # lineage of derived groups (e.g. the VATE teacher from the ViViT logits)
+        if r.derived_from:
+            out.print(f"{r.group} derived from {', '.join(r.derived_from)}", soft_wrap=True, highlight=False)
 
 
 def print_checks(checks: list[GroupCheck], as_json: bool) -> None:

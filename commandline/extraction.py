@@ -26,7 +26,8 @@ from pipeline.modalities import DEFAULT_EXTRACTORS, default_extractor
 # Parameters of extract commands that say how and where to run, not what to compute. `extractor`
 # and `encoder` choose the registry entry; every other parameter is a config field.
 RUN_PARAMETERS = frozenset({"manifest", "cache", "config", "set_", "scheduler", "workers", "processes",
-                            "recording", "as_json", "extractor", "encoder", "head"})
+                            "recording", "as_json", "extractor", "encoder", "head",
+                            "teacher"})
 
 
 def command_line() -> str:

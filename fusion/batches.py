@@ -136,17 +136,19 @@ def _stream_arrays(ws: WindowSet, rec_i: int, kind: str, name: str, norm: Normal
 
 
 def _teacher(ws: WindowSet, idx: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Mean cached CLS token of the teacher segments overlapping each (unshifted) window."""
+    """Mean cached target (CLS token, or a derived teacher's embedding) of the valid teacher segments
+    overlapping each (unshifted) window; masked where none is valid."""
     if not any(rf.teacher is not None for rf in ws.features):
         return None, None
-    dim = next(rf.teacher.arrays["tokens"].shape[-1] for rf in ws.features if rf.teacher is not None)
+    dim = next(rf.teacher.arrays["target"].shape[-1] for rf in ws.features if rf.teacher is not None)
     out = np.zeros((len(idx), dim), np.float32)
     mask = np.zeros(len(idx), bool)
     for b, w in enumerate(idx):
         t = ws.features[ws.rec_idx[w]].teacher
         lo, n = ws._lo["__teacher__"][w], ws._n["__teacher__"][w]
-        if t is not None and n > 0:
-            out[b] = t.arrays["tokens"][lo:lo + n, 0].astype(np.float32).mean(0)
+        ok = t.arrays["valid"][lo:lo + n] if t is not None else np.zeros(0, bool)
+        if ok.any():
+            out[b] = t.arrays["target"][lo:lo + n][ok].astype(np.float32).mean(0)
             mask[b] = True
     return torch.from_numpy(out), torch.from_numpy(mask)
 

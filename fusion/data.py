@@ -23,6 +23,7 @@ from fusion.stream_kinds import STREAM_KINDS, stream_kind
 from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.errors import CacheError
 from pipeline.manifest import Manifest, Recording
+from pipeline.modalities import DERIVED_TEACHERS, TEACHER_MODALITY
 
 _log = logging.getLogger(__name__)
 KINDS = ("eeg",) + tuple(STREAM_KINDS)
@@ -35,6 +36,8 @@ class InputSpec:
     name: str
     kind: str
     group: GroupInfo
+    array: str = "tokens"        # a teacher's target array: (N, D), or (N, T, D) read at token 0 (CLS)
+    valid: str | None = None     # a teacher's per-row validity array (N,); None: every row is valid
 
 
 @dataclass
@@ -102,6 +105,8 @@ def resolve_inputs(names: list[tuple[str, str]], cache: FeatureCache, pins: dict
 
     specs = [InputSpec(n, k, group(k, pins.get(k))) for n, k in names]
     t_spec = None
+    if teacher is not None and teacher.split(":", 1)[0] in DERIVED_TEACHERS:
+        return specs, _derived_teacher(teacher, cache, manifest)
     if teacher is not None:
         stream, extractor = teacher.split(":", 1)
         if manifest is not None and stream in KINDS and not any(stream in r.streams for r in manifest.recordings):
@@ -115,6 +120,39 @@ def resolve_inputs(names: list[tuple[str, str]], cache: FeatureCache, pins: dict
             kind = next((s.kind for r in manifest.recordings for s in r.streams.values() if s.name == stream), None)
         t_spec = InputSpec(stream, kind or stream, group(kind or stream, extractor))
     return specs, t_spec
+
+
+def _derived_teacher(teacher: str, cache: FeatureCache, manifest: Manifest | None) -> InputSpec:
+    """``vate:video``: the current derived teacher group, its entries keyed by the video stream, and
+    which array (and validity mask) the targets are; stops when its upstream groups were replaced."""
+    from pipeline.derived import check_lineage
+    from pipeline.resolve import read_current_group
+
+    name, _, part = teacher.partition(":")
+    parts = DERIVED_TEACHERS[name]
+    if part not in parts:
+        raise CacheError(f"--teacher {teacher}: teacher '{name}' has parts {', '.join(parts)}; "
+                         f"pass e.g. --teacher {name}:{next(iter(parts))}.")
+    group = read_current_group(cache, TEACHER_MODALITY, name)
+    check_lineage(cache, group)
+    streams = sorted({s.name for r in manifest.recordings for s in r.streams_of("video")}) if manifest else []
+    if manifest is not None:  # entries are keyed by video stream, which the generic check cannot know
+        expected = {(r.id, s.name) for r in manifest.recordings for s in r.streams_of("video")}
+        missing = sorted(expected - set(cache.complete_entries(group.path)))
+        if missing:
+            raise CacheError(f"{cache.location}: {group.path} is incomplete: {len(missing)} of {len(expected)} video "
+                             f"streams missing (e.g. {'/'.join(missing[0])}). Finish it with "
+                             f"`{group.attrs.get('command') or 'cli extract teacher'}` and check the failure log.")
+    array, valid = parts[part]
+    return InputSpec(streams[0] if streams else "video", TEACHER_MODALITY, group, array, valid)
+
+
+def teacher_items(items: StreamItems, spec: InputSpec) -> StreamItems:
+    """A teacher entry as targets (N, D) float32 and validity (N,) bool, whatever array holds them."""
+    arr = items.arrays[spec.array]
+    target = arr[:, 0] if arr.ndim == 3 else arr
+    valid = (np.asarray(items.arrays[spec.valid], bool) if spec.valid else np.ones(len(target), bool))
+    return StreamItems(items.begin, items.end, {"target": target, "valid": valid}, items.is_point)
 
 
 def _items(feats: Any) -> StreamItems:
@@ -156,7 +194,7 @@ def load_features(manifest: Manifest, cache: FeatureCache, inputs: list[InputSpe
                              spec.group.path)
                 continue
             if spec is teacher:
-                rf.teacher = items
+                rf.teacher = teacher_items(items, spec)
             else:
                 rf.streams[spec.name] = items
         out.append(rf)

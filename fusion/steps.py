@@ -30,10 +30,10 @@ def model_inputs(ws: WindowSet, n_outputs: int, n_covariates: int, teacher_dim: 
 
 
 def teacher_dim(ws: WindowSet) -> int:
-    """Width of the cached teacher CLS token, 0 without a teacher."""
+    """Width of the cached teacher target, 0 without a teacher."""
     for rf in ws.features:
-        if rf.teacher is not None and len(rf.teacher.arrays["tokens"]):
-            return int(rf.teacher.arrays["tokens"].shape[-1])
+        if rf.teacher is not None and len(rf.teacher.arrays["target"]):
+            return int(rf.teacher.arrays["target"].shape[-1])
     return 0
 
 

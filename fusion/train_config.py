@@ -95,7 +95,8 @@ class LossConfig:
     """Weights of the auxiliary losses (0 = off) next to the task loss.
 
     ``teacher`` is "<stream or kind>:<extractor>" whose cached CLS tokens the EEG embedding is
-    distilled towards, or None.
+    distilled towards, a derived teacher's "<teacher>:<part>" (``vate:video``, ``vate:audio``:
+    the cached VATE embeddings, masked where their upstream is missing), or None.
     """
 
     teacher: str | None = None
@@ -162,7 +163,8 @@ class TrainConfig:
         if not d.labels:
             p.append("data.labels must name at least one label (e.g. valence)")
         if lo.teacher is not None and ":" not in lo.teacher:
-            p.append(f"losses.teacher={lo.teacher!r} must look like 'video:vivit' (stream or kind : extractor)")
+            p.append(f"losses.teacher={lo.teacher!r} must look like 'video:vivit' (stream or kind : extractor) "
+                     "or 'vate:video' (teacher : part)")
         p += [f"data.extractors entry {pin!r} must look like 'video:vivit'" for pin in d.extractors if ":" not in pin]
         if lo.ema_weight < 0 or not 0.0 <= lo.ema_decay < 1.0:
             p.append(f"losses.ema_weight must be >= 0 and losses.ema_decay in [0, 1), got {lo.ema_weight}, "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cache import FeatureCache, GroupInfo
+from pipeline.derived import LINEAGE_KEY
 from pipeline.errors import ManifestError
 from pipeline.manifest import Manifest, load_manifest
 
@@ -24,7 +25,8 @@ class GroupSummary:
 
     ``expected`` counts the manifest's streams of the modality when a manifest is given, else the
     count the last extraction recorded. ``tokens`` is the video compaction (tokens and width per
-    segment, before and after), None for other modalities.
+    segment, before and after), None for other modalities. ``derived_from`` is the lineage of a
+    derived group (the upstream groups it was computed from), empty for groups made from files.
     """
 
     group: str
@@ -39,6 +41,7 @@ class GroupSummary:
     created: str | None
     current: bool
     tokens: dict[str, Any] | None
+    derived_from: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,7 +115,8 @@ def _summary(cache: FeatureCache, g: GroupInfo, expected: dict[str, int], curren
                         complete=len(cache.complete_entries(g.path)),
                         expected=expected.get(g.modality, g.attrs.get("expected", 0)),
                         bytes=cache.size_bytes(g.path), created=g.attrs.get("created"), current=g.path in current,
-                        tokens=_token_counts(g.attrs.get("describe") or {}))
+                        tokens=_token_counts(g.attrs.get("describe") or {}),
+                        derived_from=tuple(row["group"] for row in g.attrs.get(LINEAGE_KEY, [])))
 
 
 def list_groups(cache: FeatureCache, manifest: Manifest | None = None) -> list[GroupSummary]:

@@ -20,3 +20,11 @@ def default_extractor(modality: str) -> str:
     except KeyError:
         raise ConfigError(f"unknown modality '{modality}'. Known modalities: "
                           f"{', '.join(DEFAULT_EXTRACTORS)}.") from None
+
+# Derived teacher groups (``pipeline.derived``) live under their own cache modality, so they never
+# stand in for a modality's input. Stage two's ``--teacher NAME:PART`` reads, per teacher NAME and
+# PART, the array of targets (S, D) and its per-row validity (None: every row is valid).
+TEACHER_MODALITY = "teacher"
+DERIVED_TEACHERS: dict[str, dict[str, tuple[str, str | None]]] = {
+    "vate": {"video": ("vate_video", None), "audio": ("vate_audio", "audio_valid")},
+}

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from pipeline.cache import FeatureCache
 from pipeline.claims import EntryClaims
 from pipeline.current import current_groups, mark_current  # noqa: F401  (current_groups re-exported)
+from pipeline.derived import LINEAGE_KEY, lineage, plan_derived, resolve_upstream, upstream_identity
 from pipeline.errors import ExtractionError, PipelineError
 from pipeline.extractors.base import get_extractor
 from pipeline.fingerprint import InputHasher, canonical_json, group_identity
@@ -64,6 +65,7 @@ class Task:
     recording: Recording
     stream: Stream
     input_hash: str
+    sources: dict[str, tuple[str, str] | None] | None = None   # derived extractors: upstream entries read
 
 
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
@@ -113,19 +115,26 @@ def _worker_extractor(name: str, config: Any) -> tuple[Any, str]:
         return _WORKER_EXTRACTORS[key], key
 
 
-def _run_extractor(name: str, config: Any, rec: Recording, stream: Stream):
+def _run_extractor(name: str, config: Any, task: Task, cache_location: str):
     """Call the extractor; its first call in this process runs alone, so the lazy imports and model
-    loads inside it never race between threads (later calls run concurrently)."""
+    loads inside it never race between threads (later calls run concurrently). A derived extractor
+    gets the upstream cache entries instead of a raw stream (``extract_derived``)."""
     extractor, key = _worker_extractor(name, config)
+
+    def call():
+        if task.sources is not None:
+            return extractor.extract_derived(task.recording, task.stream, FeatureCache(cache_location), task.sources)
+        return extractor.extract(task.recording, task.stream)
+
     if key in _WARM:
-        return extractor.extract(rec, stream)
+        return call()
     with _FIRST_CALL_LOCK:
         if key not in _WARM:
             try:
-                return extractor.extract(rec, stream)
+                return call()
             finally:
                 _WARM.add(key)
-    return extractor.extract(rec, stream)
+    return call()
 
 
 def extract_one(name: str, config: Any, task: Task, cache_location: str, group_path: str) -> dict[str, Any]:
@@ -141,9 +150,10 @@ def extract_one(name: str, config: Any, task: Task, cache_location: str, group_p
         mark = cache.entry_mark(group_path, rec.id, stream.name)
         if mark is not None and mark.get("input_hash") == task.input_hash:
             return {**base, "status": "claimed"}  # another process finished it while we were queued
-        feats = _run_extractor(name, config, rec, stream)
-        cache.write_entry(group_path, rec.id, stream.name, feats, task.input_hash,
-                          extra={"input_files": [str(p) for p in input_files(stream)]})
+        feats = _run_extractor(name, config, task, cache_location)
+        extra = ({LINEAGE_KEY: {r: list(s) if s else None for r, s in task.sources.items()}}
+                 if task.sources is not None else {"input_files": [str(p) for p in input_files(stream)]})
+        cache.write_entry(group_path, rec.id, stream.name, feats, task.input_hash, extra=extra)
         return {**base, "status": "done", "seconds": time.perf_counter() - t0}
     except PipelineError as e:
         return {**base, "status": "failed", "error_type": type(e).__name__, "message": str(e)}
@@ -183,6 +193,16 @@ def plan_tasks(manifest: Manifest, modality: str, cache: FeatureCache, group_pat
                 tasks.append(Task(rec, stream, digest))
     hasher.save()
     return tasks, skipped, failures
+
+
+def _plan(extractor: Any, manifest: Manifest, cache: FeatureCache, group_path: str, upstream: dict,
+          only: tuple[str, ...] | None) -> tuple[list[Task], int, list[dict[str, Any]]]:
+    """``plan_tasks`` over the manifest's files, or, for a derived extractor, over its upstream entries."""
+    specs = getattr(extractor, "upstream", ())
+    if not specs:
+        return plan_tasks(manifest, extractor.modality, cache, group_path, only)
+    planned, skipped, failures = plan_derived(manifest, cache, group_path, specs, upstream, extractor.pairing, only)
+    return [Task(t.recording, t.stream, t.input_hash, t.sources) for t in planned], skipped, failures
 
 
 def _append_failures(path: Path, failures: list[dict[str, Any]]) -> None:
@@ -247,12 +267,19 @@ def extract(manifest: Manifest, name: str, config: Any = None, opts: RunOptions 
     identity = plan_identity(extractor)
     describe = getattr(extractor, "describe", None)
     cache = FeatureCache(opts.cache)
+    specs = getattr(extractor, "upstream", ())
+    upstream = resolve_upstream(cache, specs, f"extractor '{name}'") if specs else {}
+    derived_attrs = {LINEAGE_KEY: lineage(upstream)} if specs else {}
+    if specs:  # a derived group: the upstream groups' fingerprints are part of what it is
+        identity = {**identity, "upstream": upstream_identity(upstream)}
     weights = identity["weights"]
     group = cache.create_group(extractor.modality, extractor.name, identity, {
-        "random_init": bool(weights.get("random_init", False)) if isinstance(weights, dict) else False,
+        # a derived group made from randomly initialised upstream encoders is random too
+        "random_init": (bool(weights.get("random_init", False)) if isinstance(weights, dict) else False)
+        or any(g.random_init for g in upstream.values()),
         "describe": describe() if describe else {}, "command": opts.command,
-        "weights_location": weights_location(extractor.config)})
-    tasks, skipped, failures = plan_tasks(manifest, extractor.modality, cache, group.path, opts.recordings)
+        "weights_location": weights_location(extractor.config), **derived_attrs})
+    tasks, skipped, failures = _plan(extractor, manifest, cache, group.path, upstream, opts.recordings)
     summary = ExtractSummary(extractor=name, group=group.path, skipped=skipped)
     total = len(tasks)
     expected = skipped + total + len(failures)
