@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.current import current_groups
+from pipeline.derived import LINEAGE_KEY, lineage_changes
 from pipeline.errors import PipelineError
 from pipeline.extractors import get_extractor
 from pipeline.fingerprint import canonical_json, group_identity
@@ -42,7 +43,12 @@ def explain_rebuild(cache: FeatureCache, group: GroupInfo, config: Any = None) -
         return reasons
     today = config if config is not None else recorded
     reasons += _config_changes(stored.get("config", {}), today, cls)
-    reasons += _weights_changes(cls, today, group, stored.get("weights"))
+    if group.attrs.get(LINEAGE_KEY):
+        # a derived group: its upstream groups are its inputs; its checkpoint is passed on each
+        # `cli extract teacher` (only its sha256 is recorded), so it is compared there, not here
+        reasons += lineage_changes(cache, group)
+    else:
+        reasons += _weights_changes(cls, today, group, stored.get("weights"))
     reasons += library_changes(stored.get("libraries", {}), cls.libraries)
     return reasons
 

@@ -147,6 +147,21 @@ def test_another_vivit_seed_rebuilds_the_vate_group_and_nothing_else(tmp_path: P
     assert cache.group(rebuilt.group).attrs["derived_from"][0]["group"] == now["video"]["vivit_logits"]
 
 
+def test_cache_ls_explains_a_derived_group_by_its_lineage_not_by_its_weights(tmp_path: Path, ckpt: Path) -> None:
+    """`cache ls`'s rebuild reasons for a VATE group: nothing while its upstream is current (the
+    checkpoint path is not recorded, so "weights not available" would be false), the replaced
+    upstream group once ViViT is re-extracted."""
+    from pipeline.staleness import explain_rebuild
+
+    manifest = vate_cache.demo_cache(tmp_path, ckpt, trials=1)
+    cache = FeatureCache(load_manifest(manifest).cache)
+    vate = cache.group(current_groups(cache)["teacher"]["vate"])
+    assert explain_rebuild(cache, vate) == []
+    vate_cache.vivit_logits(manifest, seed=1)
+    reasons = explain_rebuild(cache, vate)
+    assert len(reasons) == 1 and "the current vivit_logits group is now" in reasons[0], reasons
+
+
 def test_audio_is_embedded_where_hubert_is_cached_and_masked_where_not(tmp_path: Path, ckpt: Path) -> None:
     """A hand-made 768-d HuBERT group with 1 s segments (the video's are 2 s): each video segment's
     audio input is the overlap-weighted mean of the HuBERT rows inside it; a recording without a
