@@ -61,7 +61,7 @@ class FaceDetector:
     min_neighbors: overlapping cascade hits a box needs (higher: fewer false faces, more misses).
     """
 
-    name: str = "haar_alt2"
+    name: str = "haar_alt"
     detect_height: int = 540
     min_face: float = 0.04
     min_neighbors: int = 6

@@ -120,7 +120,7 @@ class VideoConfig:
     face_smooth:  detections in the centred moving median of box centre and side (1 = none).
     face_every:   run the detector on every k-th sampled frame; boxes between are interpolated.
     face_hold_s:  a frame without a face keeps the last good box this long, then gets the full frame.
-    face_detector: "haar_alt2" (default), "haar_alt" or "haar": OpenCV's bundled frontal-face cascades.
+    face_detector: "haar_alt" (default), "haar_alt2" or "haar": OpenCV's bundled frontal-face cascades.
     The face_* options apply only with face_crop, and enter the fingerprint only then (see
     ``unused_fields``), so the groups cached before face cropping existed keep their fingerprints.
     """
@@ -143,7 +143,7 @@ class VideoConfig:
     face_smooth: int = 5
     face_every: int = 2
     face_hold_s: float = 1.0
-    face_detector: str = "haar_alt2"
+    face_detector: str = "haar_alt"
 
     # Speed-only fields, left out of the fingerprint. ``device`` is one of them because what changes
     # the numbers is the precision, and "auto" precision is resolved below: a cache made on CUDA in

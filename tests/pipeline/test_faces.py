@@ -61,7 +61,7 @@ def test_frames_between_detections_get_interpolated_boxes() -> None:
 
 
 # ------------------------------------------------------------------ the real face video
-# Checked by eye (docs/img/face_crop.png): at 1.32 s (frame 33) the crop box is (944, 668, 1094, 818)
+# Checked by eye (docs/img/face_crop.png): at 1.32 s (frame 33) the crop box is (948, 668, 1095, 815)
 # around the face of the boy in the blue hoodie; this rectangle inside it is his face (eyes to chin).
 FACE_AT_FRAME_33 = (985, 700, 1055, 790)
 
