@@ -27,7 +27,7 @@ from pipeline.manifest import Stream
 from pipeline.video.decode import decode_frames
 from pipeline.video.encoders import load_encoder
 from pipeline.video.extract import pixel_batches, plan_stream
-from pipeline.video.face_crop import _detection_frame, face_converter, plan_face_track
+from pipeline.video.face_crop import detection_frame, face_converter, plan_face_track
 from pipeline.video.faces import DETECTORS, FaceDetector, detect_track
 from pipeline.video.video_config import VideoConfig
 
@@ -71,7 +71,7 @@ def compare(paths: list[Path], frames: int = 32) -> list[dict[str, object]]:
     for path in paths:
         index, _, frame_idx = plan_stream(_stream(path), VideoConfig(random_init=True), frames)
         ranks = np.unique(frame_idx)
-        grays = [g for _, (g, _, _) in decode_frames(index, ranks, lambda f: _detection_frame(f, 540))]
+        grays = [g for _, (g, _, _) in decode_frames(index, ranks, lambda f: detection_frame(f, 540))]
         for name in DETECTORS:
             t0 = time.perf_counter()
             raw = detect_track(FaceDetector(name=name), grays)

@@ -61,7 +61,7 @@ def _displayed(frame: av.VideoFrame, fmt: str, max_height: int | None = None) ->
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
-def _detection_frame(frame: av.VideoFrame, max_height: int) -> tuple[np.ndarray, int, int]:
+def detection_frame(frame: av.VideoFrame, max_height: int) -> tuple[np.ndarray, int, int]:
     """(grayscale frame downscaled in the decoder, displayed height, displayed width) for the detector."""
     _, shown_h, shown_w = _shown_size(frame)
     return _displayed(frame, "gray", max_height), shown_h, shown_w
@@ -74,7 +74,7 @@ def plan_face_track(index: VideoIndex, frame_idx: np.ndarray, cfg: VideoConfig) 
     if detect_ranks[-1] != ranks[-1]:  # end on a detection, so the last frames interpolate, not hold
         detect_ranks = np.append(detect_ranks, ranks[-1])
     detector = FaceDetector(name=cfg.face_detector)
-    small = partial(_detection_frame, max_height=detector.detect_height)
+    small = partial(detection_frame, max_height=detector.detect_height)
     decoded = [d for _, d in decode_frames(index, detect_ranks, small)]
     grays = [g for g, _, _ in decoded]
     _, height, width = decoded[0]

@@ -186,3 +186,19 @@ def test_cli_extract_video_face_crop_stores_a_readable_track(tmp_path: Path) -> 
     assert explain_rebuild(view.cache, group) == []     # OpenCV, used only with --face-crop, is no reason
     side = ds["face_box"].values[..., 2] - ds["face_box"].values[..., 0]
     assert (side < 64).mean() > 0.8                         # face crops (face side ~41 px + 10 % margins)
+
+
+def test_rotated_video_boxes_are_in_displayed_pixels(tmp_path: Path) -> None:
+    """A phone video stored 64 wide x 32 tall, shown rotated a quarter turn: 32 wide x 64 tall."""
+    noise = list(np.random.default_rng(2).integers(0, 256, (25, 32, 64, 3), dtype=np.uint8))
+    rec, stream = make_stream(write_video(tmp_path / "rotated.mp4", 25, w=64, h=32, images=noise, rotation=90))
+    cfg = VideoConfig(**CROP)
+    index, _, frame_idx = plan_stream(stream, cfg, 4)
+    track = plan_face_track(index, frame_idx, cfg)
+    assert (track.flags == FULL).all()
+    np.testing.assert_array_equal(track.boxes[0], [0, 16, 32, 48])   # the displayed frame's centre square
+    spec = PreprocessSpec.from_dict({"crop_size": {"height": 16, "width": 16}}, 16)
+    convert = face_converter(index, track, spec)
+    with av.open(str(stream.path)) as c:
+        frame = next(f for i, f in enumerate(c.decode(video=0)) if i == track.ranks[0])
+        assert convert(frame).shape == (16, 16, 3)
