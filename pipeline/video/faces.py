@@ -14,16 +14,13 @@ box (the largest at the start), so the crop follows one person instead of jumpin
 
 from __future__ import annotations
 
-import logging
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.errors import ConfigError, ExtractionError
-
-_log = logging.getLogger(__name__)
 
 # detector name -> cascade file in cv2.data.haarcascades
 DETECTORS: dict[str, str] = {
@@ -33,11 +30,19 @@ DETECTORS: dict[str, str] = {
 }
 DETECTOR_LIBRARY = "opencv-python-headless"  # the distribution whose version changes the boxes
 _INSTALL = "pip install 'opencv-python-headless>=4.10,<5'"
+_LOCAL = threading.local()  # one cascade per thread: OpenCV does not promise a shared one is thread-safe
 
 
-@lru_cache(maxsize=None)
 def _cascade(name: str):
-    """The loaded cascade (once per process); ExtractionError with an install hint when unavailable."""
+    """The thread's loaded cascade; ExtractionError with an install hint when unavailable."""
+    cascades = _LOCAL.__dict__.setdefault("cascades", {})
+    if name not in cascades:
+        cascades[name] = _load_cascade(name)
+    return cascades[name]
+
+
+def _load_cascade(name: str):
+    """Read a cascade file shipped with OpenCV (never downloaded)."""
     if name not in DETECTORS:
         raise ConfigError(f"unknown face detector '{name}'. Valid detectors: {', '.join(DETECTORS)}.")
     try:

@@ -4,6 +4,7 @@ the encoder sees, the track in the cache entry, and the fingerprint rules."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import av
@@ -202,3 +203,22 @@ def test_rotated_video_boxes_are_in_displayed_pixels(tmp_path: Path) -> None:
     with av.open(str(stream.path)) as c:
         frame = next(f for i, f in enumerate(c.decode(video=0)) if i == track.ranks[0])
         assert convert(frame).shape == (16, 16, 3)
+
+
+def test_threads_detect_with_their_own_cascade() -> None:
+    """--workers N runs recordings in threads; each gets its own cascade object, and the same boxes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.video.faces import FaceDetector, _cascade
+
+    image = np.zeros((120, 160), np.uint8)
+    both = threading.Barrier(2)                     # the two calls run on two threads at once
+
+    def cascade_id(_: int) -> int:
+        both.wait(timeout=10)
+        return id(_cascade("haar_alt"))
+
+    with ThreadPoolExecutor(2) as pool:
+        ids = set(pool.map(cascade_id, range(2)))
+        boxes = list(pool.map(lambda _: FaceDetector().detect(image), range(4)))
+    assert len(ids) == 2 and all(b.shape == (0, 4) for b in boxes)
