@@ -56,8 +56,14 @@ def group_identity(name: str, version: str, config: Any, weights: dict[str, Any]
                    libraries: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """Everything that goes into a group's fingerprint, in readable form."""
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    for name in getattr(config, "runtime_fields", ()):  # speed-only knobs (batch size, prefetch depth)
-        cfg.pop(name, None)
+    for field_name in getattr(config, "runtime_fields", ()):  # speed-only knobs (batch size, prefetch depth)
+        cfg.pop(field_name, None)
+    # Options of a feature that is switched off (video's face_* while face_crop is off) hold their
+    # defaults and change no number; leaving them out keeps the fingerprints that groups had before
+    # the feature existed, so adding an optional feature rebuilds no one's cache.
+    unused = getattr(config, "unused_fields", None)
+    for field_name in unused() if callable(unused) else ():
+        cfg.pop(field_name, None)
     return {"extractor": name, "version": version, "config": json.loads(canonical_json(cfg)),
             "weights": json.loads(canonical_json(weights)), "libraries": library_versions(libraries)}
 

@@ -49,7 +49,8 @@ def explain_rebuild(cache: FeatureCache, group: GroupInfo, config: Any = None) -
         reasons += lineage_changes(cache, group)
     else:
         reasons += _weights_changes(cls, today, group, stored.get("weights"))
-    reasons += library_changes(stored.get("libraries", {}), cls.libraries)
+    # the instance's libraries: an option may add one (video's face_crop adds OpenCV)
+    reasons += library_changes(stored.get("libraries", {}), cls(today).libraries)
     return reasons
 
 

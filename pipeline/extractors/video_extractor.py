@@ -35,6 +35,13 @@ class VideoExtractor(BaseExtractor):
 
     config: VideoConfig
 
+    def __init__(self, config: VideoConfig | None = None) -> None:
+        super().__init__(config)
+        if self.config.face_crop:  # the detector's library changes the crops; without cropping it is not used
+            from pipeline.video.faces import DETECTOR_LIBRARY
+
+            self.libraries = (*type(self).libraries, DETECTOR_LIBRARY)
+
     def weights_identity(self) -> dict[str, Any]:
         """Hub id + revision, sha256 of local weight files, or the random-init recipe (no loading).
 
@@ -91,7 +98,14 @@ class VideoExtractor(BaseExtractor):
         # tokens (segment, 1 + T, D): unitless encoder activations, layout in the group's describe();
         # logits (segment, class): the classifier's pre-softmax scores, class names in describe()
         dims = {"tokens": ("time", "token", "dim")} if self.head == "tokens" else {"logits": ("time", "class")}
-        return dataclasses.replace(feats, dims=dims, units={key: "1" for key in dims})
+        units = {key: "1" for key in dims}
+        if not self.config.face_crop:
+            return dataclasses.replace(feats, dims=dims, units=units)
+        from pipeline.video.face_crop import FACE_COORDS, FACE_DIMS, FACE_UNITS
+
+        # the face track: per segment and sampled frame, its time, crop box (source pixels) and flag
+        return dataclasses.replace(feats, dims={**dims, **FACE_DIMS}, units={**units, **FACE_UNITS},
+                                   coords=FACE_COORDS)
 
 
 _LAYOUT_TEXT = {

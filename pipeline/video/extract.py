@@ -10,10 +10,11 @@ Forward passes go through the encoder's ``ForwardBatcher``: when several threads
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
+import av
 import numpy as np
 import torch
 
@@ -24,6 +25,7 @@ from pipeline.video.compact import TokenLayout, compact_tokens, keep_indices, pr
 from pipeline.video.video_config import VideoConfig
 from pipeline.video.decode import VideoIndex, convert_frame, iter_clips, probe_video
 from pipeline.video.encoders import LoadedEncoder
+from pipeline.video.face_crop import face_converter, plan_face_track, track_arrays
 from pipeline.video.prefetch import prefetch
 from pipeline.video.preprocess import PreprocessSpec
 from pipeline.video.segments import plan_segments, sample_frames
@@ -35,11 +37,8 @@ _FP16_MAX = 65504.0
 def plan_stream(stream: Stream, cfg: VideoConfig, frames: int) -> tuple[VideoIndex, np.ndarray, np.ndarray]:
     """Index the file and plan it: (index, segment intervals (S, 2) on the recording clock, frames (S, n))."""
     index = probe_video(stream.path)
-    offset, duration = stream.offset_s, index.duration_s
+    offset, duration = stream_clock(stream, index)
     crop = stream.options.get("crop_s")
-    if crop is not None:  # file time crop[0] is the stream's time 0 (a camera started before the trial)
-        t0, t1 = _crop_span(crop, duration, stream)
-        offset, duration = stream.offset_s - t0, t1
     intervals = plan_segments(offset, duration, cfg.segment_s, cfg.min_coverage)
     if crop is not None and len(intervals):
         intervals = intervals[intervals[:, 1] > stream.offset_s]
@@ -48,6 +47,16 @@ def plan_stream(stream: Stream, cfg: VideoConfig, frames: int) -> tuple[VideoInd
         raise ExtractionError(f"{stream.path}: the whole video ({index.duration_s:.2f} s at offset_s "
                               f"{stream.offset_s} s) lies before the recording starts. Fix offset_s in the manifest.")
     return index, intervals, sample_frames(index.times_s, intervals, offset, frames)
+
+
+def stream_clock(stream: Stream, index: VideoIndex) -> tuple[float, float]:
+    """(offset_s placing file time 0 on the recording clock, seconds of the file that count)."""
+    crop = stream.options.get("crop_s")
+    if crop is None:
+        return stream.offset_s, index.duration_s
+    # file time crop[0] is the stream's time 0 (a camera started before the trial)
+    t0, t1 = _crop_span(crop, index.duration_s, stream)
+    return stream.offset_s - t0, t1
 
 
 def _crop_span(crop, duration_s: float, stream: Stream) -> tuple[float, float]:
@@ -61,11 +70,14 @@ def _crop_span(crop, duration_s: float, stream: Stream) -> tuple[float, float]:
     return t0, min(t1, duration_s)
 
 
-def pixel_batches(index: VideoIndex, frame_idx: np.ndarray, spec: PreprocessSpec,
-                  batch_size: int) -> Iterator[np.ndarray]:
-    """Normalised batches ``(B, frames, 3, H, W)`` float32 in segment order (last one may be short)."""
+def pixel_batches(index: VideoIndex, frame_idx: np.ndarray, spec: PreprocessSpec, batch_size: int,
+                  convert: Callable[[av.VideoFrame], np.ndarray] | None = None) -> Iterator[np.ndarray]:
+    """Normalised batches ``(B, frames, 3, H, W)`` float32 in segment order (last one may be short).
+
+    ``convert`` turns a decoded frame into the model's input (default: resize + centre crop).
+    """
     pending: list[np.ndarray] = []
-    for _, clip in iter_clips(index, frame_idx, partial(convert_frame, spec=spec)):
+    for _, clip in iter_clips(index, frame_idx, convert or partial(convert_frame, spec=spec)):
         pending.append(clip)
         if len(pending) == batch_size:
             yield spec.normalise(np.stack(pending))
@@ -85,8 +97,13 @@ def extract_video(encoder: LoadedEncoder, cfg: VideoConfig, stream: Stream) -> F
         keep = keep_indices(layout.units, cfg.keep_tokens)
         projection = projection_matrix(layout.dim, cfg.project_dim, cfg.seed) if cfg.project_dim else None
         key, post = "tokens", partial(_tokens_to_host, layout=layout, keep=keep, projection=projection)
+    convert, faces = None, {}
+    if cfg.face_crop:  # detection pass first: the smoothed track needs frames after each one too
+        track = plan_face_track(index, frame_idx, cfg)
+        convert = face_converter(index, track, encoder.preprocess)
+        faces = track_arrays(index, track, frame_idx, stream_clock(stream, index)[0])
     out: list[np.ndarray] = []
-    batches = pixel_batches(index, frame_idx, encoder.preprocess, cfg.batch_size)
+    batches = pixel_batches(index, frame_idx, encoder.preprocess, cfg.batch_size, convert)
     batcher = encoder.batcher(cfg.batch_size)  # merges with other threads' batches (--workers N)
     with batcher.session():
         for pixels in prefetch(batches, cfg.prefetch):
@@ -96,7 +113,7 @@ def extract_video(encoder: LoadedEncoder, cfg: VideoConfig, stream: Stream) -> F
         raise ExtractionError(f"{stream.path}: decoded {len(values)} of {len(intervals)} segments. "
                               "Re-encode the file.")
     _log.debug("%s: %d segments, %s %s", stream.path, len(values), key, values.shape)
-    return FeatureArrays(times_s=intervals, arrays={key: values}, attrs=_entry_attrs(index, stream))
+    return FeatureArrays(times_s=intervals, arrays={key: values, **faces}, attrs=_entry_attrs(index, stream))
 
 
 def _tokens_to_host(hidden: torch.Tensor, layout: TokenLayout, keep: np.ndarray, projection: np.ndarray | None) -> np.ndarray:

@@ -8,10 +8,11 @@ group. ``runtime_fields`` names the fields that only change speed (a fingerprint
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError
+from pipeline.video.faces import DETECTORS
 from pipeline.weights import weights_choice_problems
 
 
@@ -114,6 +115,15 @@ class VideoConfig:
                   CPU with AMX / AVX512-BF16, where it is ~2.6x faster than fp32 for ViViT-B).
     batch_size:   segments per forward pass.
     prefetch:     decoded batches kept ready ahead of the model (bounds memory).
+    face_crop:    detect the face in each sampled frame and give the encoder a square crop around it
+                  (from the full-resolution frame) instead of the frame's centre square.
+    face_margin:  crop margin on every side of the face box, as a fraction of the box side.
+    face_smooth:  detections in the centred moving median of box centre and side (1 = none).
+    face_every:   run the detector on every k-th sampled frame; boxes between are interpolated.
+    face_hold_s:  a frame without a face keeps the last good box this long, then gets the full frame.
+    face_detector: "haar_alt" (default), "haar_alt2" or "haar": OpenCV's bundled frontal-face cascades.
+    The face_* options apply only with face_crop, and enter the fingerprint only then (see
+    ``unused_fields``), so the groups cached before face cropping existed keep their fingerprints.
     """
 
     weights: str | None = None
@@ -129,6 +139,12 @@ class VideoConfig:
     precision: str = "auto"
     batch_size: int = 4
     prefetch: int = 2
+    face_crop: bool = False
+    face_margin: float = 0.25
+    face_smooth: int = 5
+    face_every: int = 2
+    face_hold_s: float = 1.0
+    face_detector: str = "haar_alt"
 
     # Speed-only fields, left out of the fingerprint. ``device`` is one of them because what changes
     # the numbers is the precision, and "auto" precision is resolved below: a cache made on CUDA in
@@ -144,6 +160,10 @@ class VideoConfig:
             object.__setattr__(self, "size", "tiny")  # resolved here so the fingerprint sees "tiny"
         if self.precision == "auto":  # resolved here so the fingerprint sees the numbers' precision
             object.__setattr__(self, "precision", "fp16" if self.uses_cuda else "fp32")
+
+    def unused_fields(self) -> tuple[str, ...]:
+        """Fields that cannot change the numbers now (the face_* options while face_crop is off)."""
+        return () if self.face_crop else _FACE_FIELDS
 
     @property
     def uses_cuda(self) -> bool:
@@ -169,8 +189,32 @@ class VideoConfig:
             p.append(f"precision '{self.precision}' is not one of {', '.join(PRECISIONS)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             p.append(f"device '{self.device}' is not auto, cpu, cuda or cuda:N")
+        p += self._face_problems()
         for key in ("batch_size", "prefetch"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 p.append(f"{key} must be a positive integer, got {v!r}")
         return p
+
+    def _face_problems(self) -> list[str]:
+        p: list[str] = []
+        if not self.face_crop:
+            changed = [k for k in _FACE_FIELDS[1:] if getattr(self, k) != _FACE_DEFAULTS[k]]
+            if changed:
+                p.append(f"{', '.join(changed)} only apply with face_crop (add --face-crop or drop them)")
+            return p
+        if not (isinstance(self.face_margin, (int, float)) and 0 <= self.face_margin <= 2):
+            p.append(f"face_margin must be a fraction of the face box in [0, 2], got {self.face_margin!r}")
+        for key in ("face_smooth", "face_every"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                p.append(f"{key} must be a positive integer, got {v!r}")
+        if not (isinstance(self.face_hold_s, (int, float)) and self.face_hold_s >= 0):
+            p.append(f"face_hold_s must be >= 0 seconds, got {self.face_hold_s!r}")
+        if self.face_detector not in DETECTORS:
+            p.append(f"face_detector '{self.face_detector}' is not one of {', '.join(DETECTORS)}")
+        return p
+
+
+_FACE_FIELDS = ("face_crop", "face_margin", "face_smooth", "face_every", "face_hold_s", "face_detector")
+_FACE_DEFAULTS = {f.name: f.default for f in fields(VideoConfig) if f.name in _FACE_FIELDS}

@@ -19,9 +19,19 @@ from pipeline.video.video_config import VideoConfig
 RECORDED = {
     # deliberate bumps, issue 14: eeg 1 -> 2 (source_sfreq is now the file's rate; was 9ece4e2b827e),
     # ecg 1 -> 2 (RMSSD only over truly successive NN intervals; was 752255b9e8b7), audio 1 -> 2
-    # (Praat padding fix: frames at 44.1 kHz move slightly; was 638154768c87)
+    # (Praat padding fix: frames at 44.1 kHz move slightly; was 638154768c87).
+    # Deliberate change, video: group_identity recorded "extractor": "device" for every config with
+    # runtime_fields (a loop variable shadowed the name), so the name was missing from the hash;
+    # fixed, so each video group's identity names its extractor (was vivit ac34b07870e9,
+    # clip 7d82d7028d43, timesformer f4535eba7bfa).
     "eeg": "31bd7635443b", "ecg": "2032f993cb5a", "audio": "ca5a0aa9c64c",
-    "vivit": "ac34b07870e9", "clip": "7d82d7028d43", "timesformer": "f4535eba7bfa"}
+    "vivit": "4822213c850d", "clip": "9078961dd5cb", "timesformer": "c8ff97881a06"}
+
+
+def test_the_identity_names_its_extractor(pinned_libraries: None) -> None:
+    """Configs with runtime fields (video, speech) once recorded the last runtime field's name here."""
+    config = VideoConfig(random_init=True, size="tiny", precision="fp32")
+    assert plan_identity(build_extractor("vivit", config))["extractor"] == "vivit"
 
 
 @pytest.fixture
