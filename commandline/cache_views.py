@@ -39,7 +39,8 @@ def print_groups(location: str, rows: list[GroupSummary], as_json: bool, to: Con
     if not rows:
         to.print(f"{location}: empty (run `cli extract all`)")
         return
-    table = Table(title=location)
+    to.print(f"[bold]{location}[/]", highlight=False, soft_wrap=True)  # a long path wraps, never squeezes the table
+    table = Table()
     if to.width >= WIDE:
         names = list(_cells(rows[0]))
         table.add_column("group", no_wrap=True)
