@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli import main as cli_main
 from fusion.checkpoint import load_checkpoint, load_exported
 from fusion.evaluate import evaluate
 from fusion.train import train
@@ -102,6 +103,9 @@ def test_run_and_cache_copied_elsewhere_evaluate_to_the_same_numbers(tmp_path: P
         evaluate(moved / "run")
     ev = evaluate(moved / "run", manifest=moved / "data" / "data_manifest.yaml")
     assert json.dumps(ev["folds"][0]["test"]) == json.dumps(summary["folds"][0]["test"])
+    with pytest.raises(SystemExit) as exc:   # the same through the command line
+        cli_main(["eval", str(moved / "run"), "--manifest", str(moved / "data" / "data_manifest.yaml"), "--device", "cpu"])
+    assert exc.value.code in (0, None)
 
 
 def test_a_label_without_a_scale_stops_before_the_run_folder_exists(trained, tmp_path: Path) -> None:
