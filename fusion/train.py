@@ -1,8 +1,11 @@
 """train(cfg): build -> loop -> validate -> checkpoint, once per fold; a run is a folder.
 
-Run folder: ``config.json``/``config.yaml`` (resolved), ``fingerprints.json`` (the cache groups
-read), ``folds.json``, ``summary.json``, and per fold ``fold<i>/`` with ``metrics.jsonl``,
-``last.pt``/``best.pt``, ``result.json`` and PNG plots. Seeds are set here and only here.
+Run folder: ``config.json``/``config.yaml`` (resolved), ``fingerprints.json`` (per input: the cache
+group, fingerprint and extractor read; ``cli eval`` reads those), ``folds.json``, ``summary.json``,
+and per fold ``fold<i>/`` with ``metrics.jsonl``, ``last.pt``/``best.pt``, ``model.safetensors`` +
+``model_config.json`` (shareable without pickle), ``result.json`` and PNG plots. The folder is
+created only once config, manifest, labels, cache groups and inputs are validated, so a
+configuration error leaves nothing behind. Seeds are set here and only here.
 Under torchrun every rank runs this loop on its share of each batch; only rank 0 writes the run
 folder (see ``fusion/distributed.py``).
 """
