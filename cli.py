@@ -20,7 +20,7 @@ import typer
 
 from commandline.config_file import read_config_section
 from commandline.extraction import extract_every_modality, extract_from_options, video_extractor_name
-from commandline.guard import Settings, command, console, out
+from commandline.guard import Settings, command, console, out, require_manifest
 
 app = typer.Typer(help="eegavi: cache frozen video/audio/ECG/EEG features once, train EEG fusion models on them.",
                   no_args_is_help=True, add_completion=False)
@@ -36,6 +36,8 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(train_app, name="train")
 
 ManifestOpt = typer.Option(Path("data_manifest.yaml"), "--manifest", "-m", help="Manifest YAML.")
+# cache commands also work on a cache alone (--cache); a manifest that is named must exist
+OptionalManifestOpt = typer.Option(None, "--manifest", "-m", help="Manifest YAML (default: data_manifest.yaml if present).")
 CacheOpt = typer.Option(None, "--cache", help="Cache store (default: the manifest's 'cache', else cache.zarr beside it).")
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary.")
 ConfigOpt = typer.Option(None, "--config", help="YAML with a section per extractor/trainer; flags override it.")
@@ -80,6 +82,7 @@ def manifest_check(manifest: Path = ManifestOpt, as_json: bool = JsonOpt) -> int
     from pipeline.errors import ManifestError
     from pipeline.manifest import load_manifest
 
+    require_manifest(manifest)  # a missing file is a usage error (2), not a manifest with problems (1)
     try:
         m = load_manifest(manifest)
     except ManifestError as e:
@@ -257,11 +260,14 @@ def extract_video(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
 def extract_all(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                 encoder: Optional[str] = typer.Option(None, "--encoder", help="Video encoder (default vivit)."),
                 random_init: bool = typer.Option(False, "--random-init", help="Random video weights (demo)."),
-                config: Optional[Path] = ConfigOpt, scheduler: Optional[str] = SchedulerOpt,
-                workers: int = WorkersOpt, processes: bool = ProcessesOpt, as_json: bool = JsonOpt) -> int:
+                config: Optional[Path] = ConfigOpt,
+                set_: Optional[list[str]] = typer.Option(None, "--set", help="KEY=VALUE for every extractor with that field, or MODALITY.KEY=VALUE for one (e.g. eeg.notch_hz=60); repeatable."),
+                scheduler: Optional[str] = SchedulerOpt,
+                workers: int = WorkersOpt, processes: bool = ProcessesOpt,
+                recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> int:
     """Run every extractor whose modality the manifest has (eeg, ecg, audio, video)."""
-    return extract_every_modality(manifest, cache, {"video": encoder},
-                                  {"random_init": random_init or None}, config, scheduler, workers, processes, as_json)
+    return extract_every_modality(manifest, cache, {"video": encoder}, {"random_init": random_init or None}, config,
+                                  scheduler, workers, processes, as_json, sets=set_, recordings=recording)
 
 
 @extract_app.command("teacher")
@@ -286,7 +292,7 @@ def extract_teacher(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOp
 # ------------------------------------------------------------------------------------ cache
 @cache_app.command("ls")
 @command
-def cache_ls(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
+def cache_ls(manifest: Optional[Path] = OptionalManifestOpt, cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
     """List cache groups: coverage, size, age, random-init flag, token compaction."""
     from commandline.cache_views import print_groups
     from pipeline.cache_inventory import list_groups, locate_cache
@@ -297,7 +303,7 @@ def cache_ls(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_j
 
 @cache_app.command("verify")
 @command
-def cache_verify(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> int:
+def cache_verify(manifest: Optional[Path] = OptionalManifestOpt, cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> int:
     """Re-read every complete entry and compare its stored checksums."""
     from commandline.cache_views import print_checks
     from pipeline.cache_inventory import locate_cache, verify_groups
@@ -309,7 +315,7 @@ def cache_verify(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt, 
 
 @cache_app.command("gc")
 @command
-def cache_gc(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+def cache_gc(manifest: Optional[Path] = OptionalManifestOpt, cache: Optional[str] = CacheOpt,
              dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
              as_json: bool = JsonOpt) -> None:
     """Remove groups that no current configuration uses (superseded by a later extraction)."""
@@ -378,11 +384,14 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
 @app.command("eval")
 @command
 def eval_run(run: Path = typer.Argument(..., help="A run folder or one checkpoint (.pt)."),
-             device: str = typer.Option("auto", "--device"), as_json: bool = JsonOpt) -> None:
+             device: str = typer.Option("auto", "--device"),
+             manifest: Optional[Path] = typer.Option(None, "--manifest", "-m", help="The run's manifest, when it moved (default: the recorded one)."),
+             cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
     """Report test metrics of a trained run per subject and overall, mean ± std over folds."""
     from fusion.evaluate import evaluate
 
-    result = evaluate(run, device=device)
+    require_manifest(manifest)
+    result = evaluate(run, device=device, manifest=manifest, cache=cache)
     if as_json:
         out_console_json(result)
     else:

@@ -4,34 +4,60 @@ from __future__ import annotations
 
 import json
 
+from rich.console import Console
 from rich.table import Table
 
 from commandline.guard import console, out
 from pipeline.cache_inventory import GcResult, GroupCheck, GroupSummary
 
 
-def print_groups(location: str, rows: list[GroupSummary], as_json: bool) -> None:
-    """One line of JSON per group, or a table."""
+WIDE = 120  # below this many columns, one group per block instead of an eight-column table
+
+
+def _rebuild_text(r: GroupSummary) -> str:
+    if r.rebuild is None:
+        return ""
+    return "; ".join(r.rebuild) if r.rebuild else "no"
+
+
+def _cells(r: GroupSummary) -> dict[str, str]:
+    tok = r.tokens
+    return {"coverage": f"{r.complete}/{r.expected}", "size": f"{r.bytes / 1e6:.2f} MB", "created": str(r.created),
+            "current": "yes" if r.current else "no", "random": "yes" if r.random_init else "no",
+            "tokens": f"{tok['tokens_before']}x{tok['dim_before']} -> {tok['tokens_after']}x{tok['dim_after']}"
+            if tok else "", "rebuild?": _rebuild_text(r)}
+
+
+def print_groups(location: str, rows: list[GroupSummary], as_json: bool, to: Console | None = None) -> None:
+    """One line of JSON per group, or a table fitted to the terminal: the full table when it is
+    wide, else a two-column layout (group, then its fields wrapped) that never truncates a value."""
+    to = to or out
     if as_json:
         for r in rows:
-            out.print(json.dumps(r.to_dict()), soft_wrap=True, highlight=False)
+            to.print(json.dumps(r.to_dict()), soft_wrap=True, highlight=False)
         return
     if not rows:
-        out.print(f"{location}: empty (run `cli extract all`)")
+        to.print(f"{location}: empty (run `cli extract all`)")
         return
-    table = Table(title=location)
-    for col in ("group", "coverage", "size", "created", "current", "random", "tokens"):
-        table.add_column(col, no_wrap=col in ("group", "created"))
-    for r in rows:
-        tok = r.tokens
-        table.add_row(r.group, f"{r.complete}/{r.expected}", f"{r.bytes / 1e6:.2f} MB", str(r.created),
-                      "yes" if r.current else "no", "yes" if r.random_init else "no",
-                      f"{tok['tokens_before']}x{tok['dim_before']} -> {tok['tokens_after']}x{tok['dim_after']}"
-                      if tok else "")
-    out.print(table)
+    to.print(f"[bold]{location}[/]", highlight=False, soft_wrap=True)  # a long path wraps, never squeezes the table
+    table = Table()
+    if to.width >= WIDE:
+        names = list(_cells(rows[0]))
+        table.add_column("group", no_wrap=True)
+        for col in names:
+            table.add_column(col, no_wrap=col in ("created", "coverage", "size"), overflow="fold")
+        for r in rows:
+            table.add_row(r.group, *_cells(r).values())
+    else:
+        table.add_column("group", overflow="fold", ratio=2)
+        table.add_column("details", overflow="fold", ratio=3)
+        for r in rows:
+            cells = {k: v for k, v in _cells(r).items() if v}
+            table.add_row(r.group, "\n".join(f"{k}: {v}" for k, v in cells.items()))
+    to.print(table)
     for r in rows:  # lineage of derived groups (e.g. the VATE teacher from the ViViT logits)
         if r.derived_from:
-            out.print(f"{r.group} derived from {', '.join(r.derived_from)}", soft_wrap=True, highlight=False)
+            to.print(f"{r.group} derived from {', '.join(r.derived_from)}", soft_wrap=True, highlight=False)
 
 
 def print_checks(checks: list[GroupCheck], as_json: bool) -> None:

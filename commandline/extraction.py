@@ -104,21 +104,55 @@ def video_extractor_name(encoder: str | None, head: str) -> str:
     return video_extractor(encoder or default_extractor("video"), head).name
 
 
+def route_set_options(sets: dict[str, str], plan: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``cli extract all --set``: each KEY=VALUE to the extractors it belongs to.
+
+    ``plan`` maps modality -> extractor name. A key prefixed by a modality or extractor name
+    (``eeg.notch_hz=60``, ``vivit.batch_size=4``) goes to that one only; an unprefixed key goes to
+    every planned extractor whose config has that field (``seed=1``), and one that none has is an error.
+    """
+    import dataclasses
+
+    from pipeline.errors import ConfigError
+    from pipeline.extractors.base import get_extractor
+
+    fields = {m: {f.name for f in dataclasses.fields(get_extractor(n).config_type)} for m, n in plan.items()}
+    routed: dict[str, dict[str, str]] = {m: {} for m in plan}
+    for key, value in sets.items():
+        head, _, rest = key.partition(".")
+        targets = [m for m, n in plan.items() if rest and head in (m, n)]
+        if targets:
+            routed[targets[0]][rest] = value
+            continue
+        owners = [m for m in plan if key.replace("-", "_") in fields[m]]
+        if not owners:
+            known = ", ".join(f"{m}.{f}" for m in plan for f in sorted(fields[m]))
+            raise ConfigError(f"--set {key}: no extractor of this run ({', '.join(plan.values())}) has that field. "
+                              f"Prefix it with a modality, e.g. --set eeg.notch_hz=60; fields: {known}.")
+        for m in owners:
+            routed[m][key] = value
+    return routed
+
+
 def extract_every_modality(manifest_path: Path, cache: str | None, overrides: dict[str, str | None],
                            video_flags: dict[str, Any], config: Path | None, scheduler: str | None,
-                           workers: int, processes: bool, as_json: bool) -> int:
+                           workers: int, processes: bool, as_json: bool, sets: list[str] | None = None,
+                           recordings: list[str] | None = None) -> int:
     """``cli extract all``: each modality the manifest has, with its default extractor unless
-    ``overrides`` names another (None: the default); returns the worst exit code."""
+    ``overrides`` names another (None: the default); ``sets`` (``--set``) are routed by
+    ``route_set_options``; ``recordings`` limits every stage to those ids. Returns the worst exit code."""
     from pipeline.extractors.base import get_extractor
 
     m = load_manifest(manifest_path, check_files=False)
     present = {s.kind for r in m.recordings for s in r.streams.values()}
+    plan = {modality: overrides.get(modality) or default for modality, default in DEFAULT_EXTRACTORS.items()
+            if modality in present}
+    routed = route_set_options(parse_set_options(sets), plan)  # every --set checked before any extraction
+    configs = {modality: layer_config(get_extractor(name).config_type, read_config_section(config, modality),
+                                      video_flags if modality == "video" else {}, routed[modality])
+               for modality, name in plan.items()}
     worst = 0
-    for modality, default in DEFAULT_EXTRACTORS.items():
-        if modality not in present:
-            continue
-        name = overrides.get(modality) or default
-        flags = video_flags if modality == "video" else {}
-        cfg = layer_config(get_extractor(name).config_type, read_config_section(config, modality), flags)
-        worst = max(worst, run_extraction(name, manifest_path, cache, cfg, scheduler, workers, None, as_json, processes))
+    for modality, name in plan.items():
+        worst = max(worst, run_extraction(name, manifest_path, cache, configs[modality], scheduler, workers,
+                                          recordings, as_json, processes))
     return worst

@@ -8,6 +8,7 @@ the exception through with its traceback.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any, Callable
 
 import typer
@@ -50,3 +51,12 @@ def command(fn: Callable[..., int | None]) -> Callable[..., None]:
             raise typer.Exit(code)
 
     return run
+
+
+def require_manifest(path: Path | None) -> None:
+    """A ``--manifest`` that was given must exist: say so (exit 2) before any other work."""
+    from pipeline.errors import ManifestError
+
+    if path is not None and not Path(path).is_file():
+        raise ManifestError(["file not found. Pass --manifest PATH (cli synth demo or cli manifest from "
+                             "writes one)."], str(path))

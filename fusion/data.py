@@ -90,20 +90,25 @@ def expand_inputs(modalities: tuple[str, ...], manifest: Manifest) -> list[tuple
 
 
 def resolve_inputs(names: list[tuple[str, str]], cache: FeatureCache, pins: dict[str, str],
-                   teacher: str | None, manifest: Manifest | None = None) -> tuple[list[InputSpec], InputSpec | None]:
-    """Find each input's current cache group; a missing/stale group raises CacheError with the
-    exact ``cli extract ...`` command (from ``pipeline.resolve``)."""
-    from pipeline.resolve import resolve_group
+                   teacher: str | None, manifest: Manifest | None = None,
+                   recorded: dict[str, dict[str, Any]] | None = None) -> tuple[list[InputSpec], InputSpec | None]:
+    """Find each input's cache group from the cache alone: the group ``cli extract`` marked current
+    (training), or with ``recorded`` (a run's ``fingerprints.json``) the very groups a run read
+    (evaluation). A missing or incomplete group raises CacheError with the ``cli extract ...`` command."""
+    from pipeline.resolve import read_current_group
 
     groups: dict[tuple[str, str | None], GroupInfo] = {}
 
-    def group(kind: str, extractor: str | None) -> GroupInfo:
+    def group(kind: str, extractor: str | None, key: str) -> GroupInfo:
+        if recorded is not None:
+            return recorded_group(cache, recorded, key, kind, manifest)
         if (kind, extractor) not in groups:
             streams = [n for n, k in names if k == kind] or None
-            groups[(kind, extractor)] = resolve_group(cache, kind, extractor, manifest=manifest, streams=streams)
+            groups[(kind, extractor)] = read_current_group(cache, kind, extractor, manifest=manifest, streams=streams)
         return groups[(kind, extractor)]
 
-    specs = [InputSpec(n, k, group(k, pins.get(k))) for n, k in names]
+    specs = [InputSpec(n, k, group(k, pins.get(k), n)) for n, k in names
+             if recorded is None or n in recorded]
     t_spec = None
     if teacher is not None and teacher.split(":", 1)[0] in DERIVED_TEACHERS:
         return specs, _derived_teacher(teacher, cache, manifest)
@@ -118,7 +123,7 @@ def resolve_inputs(names: list[tuple[str, str]], cache: FeatureCache, pins: dict
         kind = next((k for n, k in names if n == stream), None)
         if kind is None and manifest is not None:
             kind = next((s.kind for r in manifest.recordings for s in r.streams.values() if s.name == stream), None)
-        t_spec = InputSpec(stream, kind or stream, group(kind or stream, extractor))
+        t_spec = InputSpec(stream, kind or stream, group(kind or stream, extractor, f"teacher:{stream}"))
     return specs, t_spec
 
 
@@ -153,6 +158,50 @@ def teacher_items(items: StreamItems, spec: InputSpec) -> StreamItems:
     target = arr[:, 0] if arr.ndim == 3 else arr
     valid = (np.asarray(items.arrays[spec.valid], bool) if spec.valid else np.ones(len(target), bool))
     return StreamItems(items.begin, items.end, {"target": target, "valid": valid}, items.is_point)
+
+
+def recorded_group(cache: FeatureCache, recorded: dict[str, dict[str, Any]], key: str, kind: str,
+                   manifest: Manifest | None) -> GroupInfo:
+    """The group a run recorded for input ``key``, which must still be in the cache with its fingerprint."""
+    from pipeline.resolve import build_command, check_complete
+
+    info = recorded.get(key)
+    if info is None:
+        raise CacheError(f"the run recorded no cache group for input '{key}' (recorded: {sorted(recorded)}). "
+                         "Evaluate with the run's own configuration.")
+    try:
+        g = cache.group(info["group"])
+    except CacheError:
+        raise CacheError(f"{cache.location}: the run was trained on {info['group']} for '{key}', which this cache "
+                         f"does not hold. Pass --cache with the cache the run was trained on, or rebuild it with "
+                         f"`{build_command(kind, info.get('extractor'))}` and the training-time config.") from None
+    if g.fingerprint != info["fingerprint"]:
+        raise CacheError(f"{cache.location}: {info['group']} now has fingerprint {g.fingerprint}, the run recorded "
+                         f"{info['fingerprint']}. Retrain, or use the cache the run was trained on.")
+    if manifest is not None:
+        check_complete(cache, g, manifest, [key.split(":", 1)[-1]])
+    return g
+
+
+def check_recorded_inputs(cache: FeatureCache, manifest: Manifest, specs: list[InputSpec]) -> dict[str, int]:
+    """Compare reachable input files with the hashes in each group's entries (``pipeline.inputs``):
+    a changed recording stops with its rebuild command; unreachable files are said once, not fatal."""
+    from pipeline.inputs import check_inputs
+
+    by_group: dict[str, tuple[GroupInfo, list[str]]] = {}
+    for s in specs:
+        by_group.setdefault(s.group.path, (s.group, []))[1].append(s.name)
+    checked, unreachable, example = 0, 0, None
+    for group, streams in by_group.values():
+        result = check_inputs(cache, manifest, group, streams=streams, log_unreachable=False)
+        checked += len(result.checked)
+        unreachable += len(result.unreachable)
+        example = example or (result.unreachable[0] if result.unreachable else None)
+    if unreachable:
+        _log.warning("%s: input files of %d of %d recording stream(s) are not reachable (e.g. %s); their hashes "
+                     "were not checked, the cache is used as it is", manifest.path, unreachable,
+                     unreachable + checked, "/".join(example))
+    return {"checked": checked, "unreachable": unreachable}
 
 
 def _items(feats: Any) -> StreamItems:
@@ -298,15 +347,20 @@ class Prepared:
     teacher: InputSpec | None
     windows: WindowSet
     cov_names: tuple[str, ...]
-    fingerprints: dict[str, dict[str, Any]]
+    fingerprints: dict[str, dict[str, Any]]          # input -> group, fingerprint, extractor (the run records it)
+    inputs_checked: dict[str, int] = field(default_factory=dict)  # recording streams checked / not reachable
 
 
 def prepare_data(manifest: Manifest, cache: FeatureCache, modalities: tuple[str, ...], pins: dict[str, str],
-                 teacher: str | None, window_s: float, hop_s: float) -> Prepared:
-    """Resolve groups (stopping with the build command when one is missing or stale), read the
-    features and cut every window. Inputs with no data in any recording are dropped with a warning."""
+                 teacher: str | None, window_s: float, hop_s: float,
+                 recorded: dict[str, dict[str, Any]] | None = None, check_inputs: bool = True) -> Prepared:
+    """Resolve groups from the cache alone (the current ones, or the ``recorded`` ones of a run),
+    check reachable input files against them, read the features and cut every window. Inputs with
+    no data in any recording are dropped with a warning."""
     names = expand_inputs(modalities, manifest)
-    specs, t_spec = resolve_inputs(names, cache, pins, teacher, manifest)
+    specs, t_spec = resolve_inputs(names, cache, pins, teacher, manifest, recorded)
+    inputs_checked = check_recorded_inputs(cache, manifest, specs + ([t_spec] if t_spec else [])) \
+        if check_inputs else {}
     features = load_features(manifest, cache, specs, t_spec)
     empty = [s for s in specs[1:] if not item_shapes(features, s)]
     for s in empty:
@@ -316,9 +370,9 @@ def prepare_data(manifest: Manifest, cache: FeatureCache, modalities: tuple[str,
     cov_names = tuple(sorted({c for rf in features for c in rf.rec.covariates}))
     def fp(s: InputSpec) -> dict[str, Any]:
         return {"group": s.group.path, "fingerprint": s.group.fingerprint, "extractor": s.group.extractor,
-                "random_init": s.group.random_init}
+                "modality": s.group.modality, "random_init": s.group.random_init}
 
     fps = {s.name: fp(s) for s in specs}
     if t_spec is not None:
         fps[f"teacher:{t_spec.name}"] = fp(t_spec)
-    return Prepared(manifest, specs, t_spec, windows, cov_names, fps)
+    return Prepared(manifest, specs, t_spec, windows, cov_names, fps, inputs_checked)

@@ -1,13 +1,15 @@
 """evaluate(run or checkpoint): test metrics per subject and overall, mean ± std over folds.
 
-Everything needed comes from the checkpoint (config, fold, normaliser, layout, fingerprints); the
-cache is re-resolved and must still hold the very groups the model was trained on, otherwise the
-numbers would silently mix feature versions.
+Everything needed comes from the checkpoint (config, fold, normaliser, layout, fingerprints). The
+features are read from the very cache groups the checkpoint records (not whatever is current
+today), so the numbers never mix feature versions; a run folder copied elsewhere with its cache
+evaluates there (``cache``/``manifest`` point at the copies when the recorded paths moved).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from fusion.normalise import Normaliser
 from fusion.splits import Fold
 from fusion.train import load_data, resolve_amp, resolve_device
 from fusion.train_config import TrainConfig
-from pipeline.errors import CacheError, ConfigError
+from pipeline.errors import ConfigError
 
 _log = logging.getLogger(__name__)
 
@@ -37,8 +39,10 @@ def _checkpoints(path: Path) -> list[Path]:
     return found
 
 
-def evaluate(run_or_checkpoint: Path, device: str = "auto") -> dict[str, Any]:
-    """Evaluate a run folder (every fold's best.pt) or one checkpoint on its fold's test side."""
+def evaluate(run_or_checkpoint: Path, device: str = "auto", manifest: Path | None = None,
+             cache: str | None = None) -> dict[str, Any]:
+    """Evaluate a run folder (every fold's best.pt) or one checkpoint on its fold's test side.
+    ``manifest``/``cache`` replace the recorded ones (a run and its cache copied elsewhere)."""
     from fusion.steps import predict
 
     ckpts = _checkpoints(Path(run_or_checkpoint))
@@ -47,12 +51,11 @@ def evaluate(run_or_checkpoint: Path, device: str = "auto") -> dict[str, Any]:
     folds = []
     for path in ckpts:
         ck = load_checkpoint(path, dev)
-        cfg = TrainConfig.from_dict(ck["config"])
-        key = str(cfg.data.manifest)
+        cfg = _relocated(TrainConfig.from_dict(ck["config"]), manifest, cache)
+        key = json.dumps([str(cfg.data.manifest), str(cfg.data.cache), ck["fingerprints"]], sort_keys=True)
         if key not in prepared:  # folds of a run share the data
-            prepared[key] = load_data(cfg)
+            prepared[key] = load_data(cfg, recorded=ck["fingerprints"])
         prep = prepared[key]
-        _check_fingerprints(path, ck["fingerprints"], prep.fingerprints)
         fold = Fold.from_dict(ck["fold"])
         layout = Layout(pad_sizes=ck["layout"]["pad_sizes"], item_shapes=ck["layout"]["item_shapes"])
         test = WindowSet([rf for rf in prep.windows.features if rf.rec.id in set(fold.test)], prep.inputs,
@@ -80,11 +83,14 @@ def _model_inputs(ck: dict[str, Any]) -> ModelInputs:
     return ModelInputs(**{f.name: old[f.name] for f in dataclasses.fields(ModelInputs)})
 
 
-def _check_fingerprints(path: Path, trained: dict[str, Any], now: dict[str, Any]) -> None:
-    """The cache must still serve the groups the checkpoint was trained on."""
-    for name, info in trained.items():
-        cur = now.get(name)
-        if cur is None or cur["fingerprint"] != info["fingerprint"]:
-            got = cur["group"] if cur else "nothing"
-            raise CacheError(f"{path}: trained on {info['group']} for '{name}', but the cache now resolves "
-                             f"{got}. Re-extract with the training-time config, or retrain.")
+def _relocated(cfg: TrainConfig, manifest: Path | None, cache: str | None) -> TrainConfig:
+    """The run's config with the manifest/cache moved; a recorded manifest that is gone is an error."""
+    data = cfg.data
+    if manifest is not None:
+        data = dataclasses.replace(data, manifest=Path(manifest), cache=None if cache is None else data.cache)
+    if cache is not None:
+        data = dataclasses.replace(data, cache=str(cache))
+    if not Path(data.manifest).exists():
+        raise ConfigError(f"{data.manifest}: the run's manifest is not here (run folder moved?). Pass --manifest "
+                          "with its copy (and --cache when the cache is not where that manifest says).")
+    return dataclasses.replace(cfg, data=data)

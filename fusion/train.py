@@ -1,8 +1,11 @@
 """train(cfg): build -> loop -> validate -> checkpoint, once per fold; a run is a folder.
 
-Run folder: ``config.json``/``config.yaml`` (resolved), ``fingerprints.json`` (the cache groups
-read), ``folds.json``, ``summary.json``, and per fold ``fold<i>/`` with ``metrics.jsonl``,
-``last.pt``/``best.pt``, ``result.json`` and PNG plots. Seeds are set here and only here.
+Run folder: ``config.json``/``config.yaml`` (resolved), ``fingerprints.json`` (per input: the cache
+group, fingerprint and extractor read; ``cli eval`` reads those), ``folds.json``, ``summary.json``,
+and per fold ``fold<i>/`` with ``metrics.jsonl``, ``last.pt``/``best.pt``, ``model.safetensors`` +
+``model_config.json`` (shareable without pickle), ``result.json`` and PNG plots. The folder is
+created only once config, manifest, labels, cache groups and inputs are validated, so a
+configuration error leaves nothing behind. Seeds are set here and only here.
 Under torchrun every rank runs this loop on its share of each batch; only rank 0 writes the run
 folder (see ``fusion/distributed.py``).
 """
@@ -22,7 +25,7 @@ import yaml
 
 from fusion import distributed as ddp
 from fusion.batches import BatchOrder, encode_labels
-from fusion.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from fusion.checkpoint import export_model, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from fusion.data import Prepared, prepare_data
 from fusion.distributed import DistributedContext
 from fusion.ema import EmaTeacher
@@ -116,16 +119,12 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
     run = Path(cfg.runtime.out)
     if not cfg.runtime.resume and any(run.glob("fold*/last.pt")):
         raise ConfigError(f"{run}: already holds a run. Pass --resume to continue it or choose another --out.")
+    prep, folds = _validated(cfg)  # everything that can be wrong is found before anything is written
     ddp.barrier(ctx)  # every rank has checked before rank 0 writes
     if ctx.is_main:
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
         (run / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    prep = load_data(cfg)
-    d = cfg.data
-    folds = make_folds([rf.rec for rf in prep.windows.features], d.split, d.folds, cfg.runtime.seed, d.val_subjects)
-    folds = folds[: d.max_folds] if d.max_folds else folds
-    if ctx.is_main:
         (run / "fingerprints.json").write_text(json.dumps(prep.fingerprints, indent=1) + "\n")
         (run / "folds.json").write_text(json.dumps([f.to_dict() for f in folds], indent=1) + "\n")
     amp = resolve_amp(cfg.optimisation.amp, device)
@@ -133,6 +132,7 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
     if not ctx.is_main:
         return {"run_dir": str(run), "rank": ctx.rank}
     summary = {"run_dir": str(run), "device": str(device), "amp": amp, "fingerprints": prep.fingerprints,
+               "inputs_checked": prep.inputs_checked,
                "folds": results, "summary": summarise_folds([r["test"] for r in results]),
                "pooled": _pooled_metrics(cfg, [run / f"fold{f.index}" for f in folds]),
                "peak_memory_gb": max(r["peak_memory_gb"] for r in results),
@@ -146,12 +146,26 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
     return summary
 
 
-def load_data(cfg: TrainConfig) -> Prepared:
-    """The run's manifest and cache groups read and cut into windows (shared by train and eval)."""
-    manifest = load_manifest(cfg.data.manifest)
+def load_data(cfg: TrainConfig, recorded: dict[str, dict[str, Any]] | None = None) -> Prepared:
+    """The run's manifest and cache groups read and cut into windows (shared by train and eval).
+
+    The manifest is read without requiring its files (a cache copied without the raw data trains;
+    reachable files are still checked against the entries). ``recorded``: a run's
+    ``fingerprints.json``, to read exactly those groups instead of the current ones (evaluation)."""
+    manifest = load_manifest(cfg.data.manifest, check_files=False)
     cache = FeatureCache(cfg.data.cache or manifest.cache)
     return prepare_data(manifest, cache, cfg.input_modalities, cfg.data.extractor_pins, cfg.losses.teacher,
-                        cfg.data.window_s, cfg.data.hop_s)
+                        cfg.data.window_s, cfg.data.hop_s, recorded=recorded)
+
+
+def _validated(cfg: TrainConfig) -> tuple[Prepared, list[Fold]]:
+    """Manifest, cache groups, input files, labels and folds checked and loaded (raises before the
+    run folder exists, so a configuration error leaves nothing behind)."""
+    prep = load_data(cfg)
+    d = cfg.data
+    encode_labels(prep.windows, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
+    folds = make_folds([rf.rec for rf in prep.windows.features], d.split, d.folds, cfg.runtime.seed, d.val_subjects)
+    return prep, folds[: d.max_folds] if d.max_folds else folds
 
 
 def _pooled_metrics(cfg: TrainConfig, fold_dirs: list[Path]) -> dict:
@@ -298,6 +312,7 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
         save("best.pt")
     if not ctx.is_main:
         return {}
+    export_model(fold_dir / "best.pt", fold_dir)  # model.safetensors + model_config.json: shareable without pickle
     return _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model, probe)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.cache import FeatureCache, GroupInfo
 from pipeline.errors import CacheError
-from pipeline.fingerprint import InputHasher
+from pipeline.fingerprint import InputHasher, fingerprint
 from pipeline.manifest import Manifest, Stream
 from pipeline.resolve import build_command
 
@@ -30,6 +31,41 @@ def input_files(stream: Stream) -> list[Path]:
         fdt = stream.path.with_suffix(".fdt")
         return [stream.path] + ([fdt] if fdt.exists() else [])
     return [stream.path]
+
+
+def stream_settings(stream: Stream) -> dict[str, Any]:
+    """The manifest fields of a stream that change its extracted numbers, where they differ from the
+    defaults: ``format`` (other than the one its extension implies), ``sfreq``, ``channels``,
+    ``offset_s`` and ``options`` (``crop_s``, ``line_freq_hz``, ``bad_channels``, ...)."""
+    from pipeline.manifest import EXTENSION_FORMATS
+
+    out: dict[str, Any] = {}
+    if stream.format != EXTENSION_FORMATS.get(stream.path.suffix.lower()):
+        out["format"] = stream.format
+    if stream.sfreq is not None:
+        out["sfreq"] = float(stream.sfreq)
+    if stream.channels is not None:
+        out["channels"] = list(stream.channels)
+    if stream.offset_s:
+        out["offset_s"] = float(stream.offset_s)
+    if stream.options:
+        out["options"] = dict(stream.options)
+    return out
+
+
+def stream_key(stream: Stream) -> str:
+    """Canonical hash of ``stream_settings``, part of each entry's key next to the input files' hash.
+    "" when every field is at its default: an entry written before this key existed still matches a
+    stream with default settings, and re-extracts once for a stream with settings (what they were
+    when it was written is unknown)."""
+    settings = stream_settings(stream)
+    return fingerprint(settings) if settings else ""
+
+
+def entry_matches(mark: dict[str, Any] | None, input_hash: str, stream: Stream) -> bool:
+    """An entry is reusable when its input files and its stream's extraction settings are unchanged."""
+    return (mark is not None and mark.get("input_hash") == input_hash
+            and mark.get("stream_key", "") == stream_key(stream))
 
 
 def hash_memo_path(cache_location: str) -> Path | None:
@@ -58,11 +94,13 @@ class InputCheck:
 
 
 def check_inputs(cache: FeatureCache, manifest: Manifest, group: GroupInfo, streams: list[str] | None = None,
-                 hasher: InputHasher | None = None, strict: bool = True) -> InputCheck:
+                 hasher: InputHasher | None = None, strict: bool = True,
+                 log_unreachable: bool = True) -> InputCheck:
     """Compare reachable input files with the hashes recorded in the group's entries.
 
-    Unreachable files are skipped (one log line for the lot); a changed file raises CacheError
-    with the rebuild command when ``strict``, else is listed in the result.
+    Unreachable files are skipped (one log line for the lot, unless ``log_unreachable`` is False
+    because the caller says it once for several groups); a changed file raises CacheError with the
+    rebuild command when ``strict``, else is listed in the result.
     """
     hasher = hasher or InputHasher(hash_memo_path(cache.location))
     marks = cache.complete_entries(group.path)
@@ -72,6 +110,9 @@ def check_inputs(cache: FeatureCache, manifest: Manifest, group: GroupInfo, stre
             key = (rec.id, stream.name)
             if (streams is not None and stream.name not in streams) or key not in marks:
                 continue  # absent entries are check_complete's business
+            if marks[key].get("stream_key", "") != stream_key(stream):
+                result.changed.append(key)  # the manifest's extraction settings changed: no file needed to tell
+                continue
             files = input_files(stream)
             if not all(p.is_file() for p in files):
                 result.unreachable.append(key)
@@ -80,7 +121,7 @@ def check_inputs(cache: FeatureCache, manifest: Manifest, group: GroupInfo, stre
             if hasher.files_hash(files) != marks[key].get("input_hash"):
                 result.changed.append(key)
     hasher.save()
-    if result.unreachable:
+    if result.unreachable and log_unreachable:
         _log.warning("%s: input files of %d of %d recording stream(s) are not reachable (e.g. %s); their hashes "
                      "were not checked", group.path, len(result.unreachable),
                      len(result.unreachable) + len(result.checked), "/".join(result.unreachable[0]))

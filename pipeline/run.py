@@ -24,7 +24,7 @@ from pipeline.derived import LINEAGE_KEY, lineage, plan_derived, resolve_upstrea
 from pipeline.errors import ExtractionError, PipelineError
 from pipeline.extractors.base import get_extractor
 from pipeline.fingerprint import InputHasher, canonical_json, group_identity
-from pipeline.inputs import hash_memo_path, input_files
+from pipeline.inputs import entry_matches, hash_memo_path, input_files, stream_key, stream_settings
 from pipeline.manifest import Manifest, Recording, Stream
 
 _log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class ExtractSummary:
 class Task:
     recording: Recording
     stream: Stream
-    input_hash: str
+    input_hash: str       # content hash of the input files; with stream_key(stream), the entry's key
     sources: dict[str, tuple[str, str] | None] | None = None   # derived extractors: upstream entries read
 
 
@@ -148,11 +148,16 @@ def extract_one(name: str, config: Any, task: Task, cache_location: str, group_p
     try:
         cache = FeatureCache(cache_location)
         mark = cache.entry_mark(group_path, rec.id, stream.name)
-        if mark is not None and mark.get("input_hash") == task.input_hash:
+        # derived entries are keyed by their upstream entries alone (no stream settings of their own)
+        done = (mark is not None and mark.get("input_hash") == task.input_hash if task.sources is not None
+                else entry_matches(mark, task.input_hash, stream))
+        if done:
             return {**base, "status": "claimed"}  # another process finished it while we were queued
         feats = _run_extractor(name, config, task, cache_location)
         extra = ({LINEAGE_KEY: {r: list(s) if s else None for r, s in task.sources.items()}}
-                 if task.sources is not None else {"input_files": [str(p) for p in input_files(stream)]})
+                 if task.sources is not None else
+                 {"input_files": [str(p) for p in input_files(stream)], "stream_key": stream_key(stream),
+                  "stream_settings": stream_settings(stream)})
         cache.write_entry(group_path, rec.id, stream.name, feats, task.input_hash, extra=extra)
         return {**base, "status": "done", "seconds": time.perf_counter() - t0}
     except PipelineError as e:
@@ -186,8 +191,7 @@ def plan_tasks(manifest: Manifest, modality: str, cache: FeatureCache, group_pat
                                  "message": f"{stream.path}: cannot read input ({e.strerror or e}). "
                                             "Fix the path in the manifest or remove the modality."})
                 continue
-            mark = complete.get((rec.id, stream.name))
-            if mark is not None and mark.get("input_hash") == digest:
+            if entry_matches(complete.get((rec.id, stream.name)), digest, stream):
                 skipped += 1
             else:
                 tasks.append(Task(rec, stream, digest))

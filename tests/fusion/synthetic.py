@@ -16,7 +16,8 @@ import yaml
 
 from pipeline.cache import FeatureCache
 from pipeline.extractors.base import BaseExtractor, FeatureArrays, register_extractor
-from pipeline.fingerprint import group_identity
+from pipeline.fingerprint import InputHasher, group_identity
+from pipeline.inputs import input_files
 from pipeline.manifest import load_manifest
 from pipeline.run import mark_current
 
@@ -105,27 +106,28 @@ def write_dataset(root: Path, subjects: int = 3, trials: int = 2, duration_s: fl
 def write_recording(cache: FeatureCache, groups: dict, rec, duration_s: float, rng: np.random.Generator) -> None:
     """Entries whose values encode their own times, so tests can check which items a window got."""
     hi_val = rec.labels["valence"] > 5
+    h = {name: InputHasher(None).files_hash(input_files(st)) for name, st in rec.streams.items()}  # real hashes: stage two checks them
     n = int(duration_s * SFREQ)
     t = np.arange(n) / SFREQ
     data = rng.normal(0, 5, (n, CHANNELS)).astype(np.float32)
     data[:, 0] += (20 if hi_val else 2) * np.sin(2 * np.pi * 6 * t)
     cache.write_entry(groups["eeg"].path, rec.id, "eeg", FeatureArrays(
-        t, {"data": data}, {"sfreq": SFREQ, "ch_names": [f"C{i}" for i in range(CHANNELS)]}), "h")
+        t, {"data": data}, {"sfreq": SFREQ, "ch_names": [f"C{i}" for i in range(CHANNELS)]}), h["eeg"])
     if "face" in rec.streams:
         starts = np.arange(0, duration_s, SEG_S)
         tok = rng.normal(0, 1, (len(starts), 1 + VIDEO_T, VIDEO_D)).astype(np.float16)
         tok[:, :, 1] = starts[:, None]                     # dim 1 = segment start time
         tok[:, 0, 0] = 1.0 if hi_val else -1.0
         cache.write_entry(groups["video"].path, rec.id, "face",
-                          FeatureArrays(np.stack([starts, starts + SEG_S], 1), {"tokens": tok}), "h")
+                          FeatureArrays(np.stack([starts, starts + SEG_S], 1), {"tokens": tok}), h["face"])
         if "teacher" in groups:
             cache.write_entry(groups["teacher"].path, rec.id, "face",
-                              FeatureArrays(np.stack([starts, starts + SEG_S], 1), {"tokens": tok[:, :2]}), "h")
+                              FeatureArrays(np.stack([starts, starts + SEG_S], 1), {"tokens": tok[:, :2]}), h["face"])
     if "voice" in rec.streams:
         ft = np.arange(AUDIO_HOP / 2, duration_s, AUDIO_HOP)
         frames = rng.normal(0, 1, (len(ft), AUDIO_K)).astype(np.float32)
         frames[:, 0] = ft                                   # column 0 = frame time
-        cache.write_entry(groups["audio"].path, rec.id, "voice", FeatureArrays(ft, {"frames": frames}), "h")
+        cache.write_entry(groups["audio"].path, rec.id, "voice", FeatureArrays(ft, {"frames": frames}), h["voice"])
     if "ecg" in rec.streams:
         hr = 60 + 30 * (rec.labels["arousal"] > 5)
         rt = np.arange(0.3, duration_s, 60.0 / hr)
@@ -133,6 +135,6 @@ def write_recording(cache: FeatureCache, groups: dict, rec, duration_s: float, r
         beats[:, 0] = rt                                    # sample 0 = R time
         cache.write_entry(groups["ecg"].path, rec.id, "ecg", FeatureArrays(rt, {
             "beats": beats, "rr_s": np.full(len(rt), 60.0 / hr), "hr_bpm": np.full(len(rt), float(hr)),
-            "quality": np.ones(len(rt))}), "h")
+            "quality": np.ones(len(rt))}), h["ecg"])
 
 

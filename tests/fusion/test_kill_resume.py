@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
+from fusion.checkpoint import load_checkpoint
 from tests.fusion import cli_runs
 
 
@@ -51,7 +51,7 @@ def test_sigkill_then_resume_finishes_like_an_uninterrupted_run(nproc: int, tmp_
     cli_runs.train(manifest, full, nproc)
     _kill_at_first_checkpoint(cli_runs.train_command(manifest, part, nproc, "--checkpoint-every", "1"),
                               part / "fold0" / "last.pt")
-    killed_at = torch.load(part / "fold0" / "last.pt", weights_only=False)["state"]["step"]
+    killed_at = load_checkpoint(part / "fold0" / "last.pt")["state"]["step"]
     cli_runs.train(manifest, part, nproc, "--checkpoint-every", "1", "--resume")
 
     ref, got = cli_runs.rows(full, "train"), cli_runs.rows(part, "train")

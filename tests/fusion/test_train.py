@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import fusion.train as train_mod
+from fusion.checkpoint import load_checkpoint
 from fusion.train_config import TrainConfig
 from fusion.evaluate import evaluate
 from fusion.train import TrainingError, train
@@ -95,7 +96,7 @@ def test_nan_loss_stops_naming_step_and_batch(dataset: Path, tmp_path: Path, mon
     monkeypatch.setattr(train_mod, "compute_losses", nan_on_third)
     with pytest.raises(TrainingError, match=r"at step 2 \(epoch 1, batch 0, windows"):
         train(config(dataset, tmp_path / "nan"))
-    assert torch.load(tmp_path / "nan" / "fold0" / "last.pt", weights_only=False)["state"]["step"] == 2
+    assert load_checkpoint(tmp_path / "nan" / "fold0" / "last.pt")["state"]["step"] == 2
 
 
 @pytest.mark.parametrize("fusion", ["late", "prefix", "eeg-only"])
@@ -197,7 +198,7 @@ def test_ema_self_distillation_trains_and_resumes_exactly(dataset: Path, tmp_pat
     rows = [json.loads(x) for x in (full / "fold0" / "metrics.jsonl").read_text().splitlines()]
     ema_losses = [r["ema"] for r in rows if r["kind"] == "train"]
     assert len(ema_losses) >= 4 and all(0 <= v <= 2 for v in ema_losses)
-    assert "ema" in torch.load(full / "fold0" / "last.pt", weights_only=False)
+    assert "ema" in load_checkpoint(full / "fold0" / "last.pt")
     part = tmp_path / "part"
     interrupt_then_resume(dataset, part, monkeypatch, ema_weight=0.5, ema_decay=0.9)
     assert losses(part) == losses(full)  # the EMA weights are part of the checkpoint

@@ -130,9 +130,9 @@ def test_cli_layers_yaml_and_set_onto_the_nested_config_and_eval_reads_it(tmp_pa
 
 def test_eval_reads_a_checkpoint_written_before_the_nested_config(tmp_path: Path) -> None:
     """Runs trained before the split kept a flat config and one flat ``fusion_config`` object."""
-    import types
-
     import torch
+
+    from fusion.checkpoint import load_checkpoint
 
     from fusion.evaluate import evaluate
     from fusion.train import train
@@ -143,9 +143,12 @@ def test_eval_reads_a_checkpoint_written_before_the_nested_config(tmp_path: Path
                                    hop_s=1.0, d_model=16, n_heads=2, eeg_layers=1, fusion_layers=1, device="cpu")
     out = train(cfg)
     path = tmp_path / "run" / "fold0" / "best.pt"
-    ck = torch.load(path, weights_only=False)
+    ck = load_checkpoint(path)
     flat = {k: v for group in ck["config"].values() for k, v in group.items()}
-    old = types.SimpleNamespace(**vars(ck.pop("model_inputs")), **{**vars(cfg.model), "tokenizer": "conv"})
+    # the old flat FusionConfig: the same class, holding the model inputs' fields too (it pickles by name,
+    # so it loads under weights_only through the checkpoint allow-list)
+    old = object.__new__(FusionConfig)
+    old.__dict__.update(**vars(ck.pop("model_inputs")), **{**vars(cfg.model), "tokenizer": "conv"})
     torch.save({**ck, "config": flat, "fusion_config": old}, path)
     ev = evaluate(path)
     assert json.dumps(ev["folds"][0]["test"]) == json.dumps(out["folds"][0]["test"])

@@ -50,9 +50,12 @@ def test_verify_groups_reports_entries_per_group(eeg_dataset: Path) -> None:
     assert (check.group, check.entries, check.problems) == (group, 3, [])
 
 
-def test_without_a_manifest_coverage_comes_from_the_last_extraction(eeg_dataset: Path, tmp_path: Path) -> None:
+def test_without_a_manifest_coverage_comes_from_the_last_extraction(eeg_dataset: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
     _run(eeg_dataset)
-    cache, manifest = locate_cache(tmp_path / "absent.yaml", str(eeg_dataset.parent / "cache.zarr"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no data_manifest.yaml here, and none given
+    cache, manifest = locate_cache(None, str(eeg_dataset.parent / "cache.zarr"))
     assert manifest is None
     (row,) = list_groups(cache)
     assert (row.complete, row.expected) == (3, 3)
