@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.gpu,
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> tuple:
-    from tests.pipeline.test_video import make_stream, write_video
+    from tests.pipeline.video_helpers import make_stream, write_video
 
     folder = tmp_path_factory.mktemp("cuda_video")
     looks = [np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8) for i in range(100)]

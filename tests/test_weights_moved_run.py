@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli import main
-from tests.pipeline.test_video import save_tiny_vivit
+from tests.pipeline.video_helpers import save_tiny_vivit
 
 
 def run_cli(*args: str) -> tuple[int, str]:

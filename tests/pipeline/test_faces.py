@@ -20,7 +20,7 @@ from pipeline.video.face_track import FOUND, FULL, HELD, face_track, fill_gaps, 
 from pipeline.video.extract import plan_stream
 from pipeline.video.preprocess import PreprocessSpec
 from pipeline.video.video_config import VideoConfig
-from tests.pipeline.test_video import make_stream, write_video
+from tests.pipeline.video_helpers import make_stream, write_video
 
 CROP = dict(random_init=True, device="cpu", face_crop=True)
 

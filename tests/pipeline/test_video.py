@@ -6,13 +6,8 @@ level that encodes the frame index, so decoded pixels say which frame was sample
 
 from __future__ import annotations
 
-import fractions
-import json
 import subprocess
 import sys
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -24,9 +19,8 @@ from pipeline.errors import ConfigError, ExtractionError, WeightsError
 from pipeline.extractors.base import get_extractor
 from pipeline.extractors.video_extractor import video_extractor
 from pipeline.fingerprint import fingerprint, group_identity
-from pipeline.manifest import Recording, Stream
+from pipeline.manifest import Stream
 from pipeline.video import encoders
-from pipeline.video.batcher import BatcherStats, ForwardBatcher
 from pipeline.video.compact import TokenLayout, compact_tokens, keep_indices, pool_tokens, projection_matrix
 from pipeline.video.video_config import VideoConfig
 from pipeline.video.decode import convert_frame, iter_clips, probe_video
@@ -34,51 +28,8 @@ from pipeline.video.extract import pixel_batches, plan_stream
 from pipeline.video.preprocess import PreprocessSpec
 from pipeline.video.segments import plan_segments, sample_frames
 
-GREY0, GREY_STEP = 10, 3
+from tests.pipeline.video_helpers import TINY, grey_index, make_stream, save_tiny_vivit, spec32, write_video
 
-
-def write_video(path: Path, n: int, fps: int = 25, w: int = 32, h: int = 32, pts_ms: list[int] | None = None,
-                rotation: int | None = None, images: list[np.ndarray] | None = None,
-                pix_fmt: str = "yuv420p") -> Path:
-    """Lossless H.264 MP4; frame i is flat grey GREY0 + GREY_STEP * i unless ``images`` is given."""
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=fps)
-    stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
-    stream.options = {"qp": "0"}
-    if pts_ms is not None:
-        stream.codec_context.time_base = fractions.Fraction(1, 1000)
-    if rotation is not None:
-        stream.set_display_rotation(rotation)
-    for i in range(n):
-        img = images[i] if images is not None else np.full((h, w, 3), GREY0 + GREY_STEP * i, np.uint8)
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-        if pts_ms is not None:
-            frame.pts, frame.time_base = pts_ms[i], fractions.Fraction(1, 1000)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
-
-
-def grey_index(clip: np.ndarray) -> list[int]:
-    """Frame index encoded in each flat grey frame of a clip (n, H, W, 3)."""
-    return [int(round((float(f.mean()) - GREY0) / GREY_STEP)) for f in clip]
-
-
-def spec32() -> PreprocessSpec:
-    """No-op geometry for 32x32 sources and an identity-ish normalisation."""
-    return PreprocessSpec.from_dict({"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32},
-                                     "rescale_factor": 1.0, "image_mean": [0, 0, 0], "image_std": [1, 1, 1]}, 32)
-
-
-def make_stream(path: Path, offset_s: float = 0.0) -> tuple[Recording, Stream]:
-    stream = Stream(name="face", kind="video", path=path, format="mp4", offset_s=offset_s)
-    return Recording(id="r1", dataset="demo", subject="s1", streams={"face": stream}), stream
-
-
-TINY = dict(random_init=True, frames=8, device="cpu", batch_size=2)
 
 
 # ------------------------------------------------------------------ segments and sampling
@@ -202,25 +153,6 @@ def test_keep_indices_and_projection():
 
 
 # ------------------------------------------------------------------ encoders end to end
-
-
-def save_tiny_vivit(folder: Path) -> Path:
-    """A tiny ViViT written with save_pretrained, as a user's local weights folder would be."""
-    from transformers import VivitConfig, VivitModel
-
-    torch.manual_seed(0)
-    config = VivitConfig(num_frames=8, image_size=32, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64)
-    VivitModel(config, add_pooling_layer=False).save_pretrained(folder)
-    return write_tiny_processor(folder)
-
-
-def write_tiny_processor(folder: Path) -> Path:
-    """The 32-pixel ViViT processor config of the tiny test models."""
-    proc = {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}, "rescale_factor": 1 / 127.5,
-            "offset": True, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
-    (folder / "preprocessor_config.json").write_text(json.dumps(proc))
-    return folder
 
 
 def test_local_weights_from_pretrained_match_hand_computation(tmp_path):
@@ -427,211 +359,3 @@ def test_crop_s_maps_the_trial_span_to_the_recording_clock(tmp_path):
     bad = Stream(name="face", kind="video", path=path, format="mp4", options={"crop_s": [9.0, 10.0]})
     with pytest.raises(ExtractionError, match=r"cam.mp4: options.crop_s \[9.0, 10.0\] is outside"):
         plan_stream(bad, VideoConfig(random_init=True), 4)
-
-
-# ------------------------------------------------------------------ cross-recording batching
-
-
-def wait_until(condition, what: str, limit_s: float = 20.0) -> None:
-    """Block until ``condition()`` holds (a hang guard, not a timing assumption)."""
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
-def test_batcher_alone_passes_the_batch_unchanged():
-    seen = []
-    batcher = ForwardBatcher(lambda p: seen.append(p) or torch.from_numpy(p), max_clips=4)
-    x = np.ones((3, 2), np.float32)
-    with batcher.session():
-        out = batcher.run(x)
-    assert seen[0] is x and out.shape == (3, 2)
-    assert batcher.stats() == BatcherStats(forwards=1, clips=3, merged=0, max_requests=1, fallbacks=0)
-
-
-def test_batcher_merges_splits_and_isolates_a_failing_request():
-    """Requests queue in a fixed order behind a gated first pass; first-fit then gives [a, b] (3 clips,
-    merged) and [bad, c] (merged, raises, rerun alone): only bad's caller sees the error."""
-    calls: list[int] = []
-    entered = threading.Event()
-
-    def forward(p: np.ndarray) -> torch.Tensor:
-        if not calls:
-            entered.set()
-            wait_until(lambda: batcher.pending() == 4, "four queued requests")
-        calls.append(len(p))
-        if (p < 0).any():
-            raise ValueError("poisoned clip")
-        return torch.from_numpy(p).repeat_interleave(2, 0) * 2             # two rows per clip, as CLIP
-
-    batcher = ForwardBatcher(forward, max_clips=3)
-    inputs = {"first": 1, "a": 1, "b": 2, "bad": 1, "c": 1}
-    arrays = {k: np.full((n, 2), -1.0 if k == "bad" else i, np.float32) for i, (k, n) in enumerate(inputs.items())}
-    with ThreadPoolExecutor(len(inputs)) as pool:
-        futures = {}
-        for k in inputs:                                                   # submit in a known order
-            futures[k] = pool.submit(batcher.run, arrays[k])
-            if k == "first":
-                assert entered.wait(60), "the first pass never started"
-            else:
-                wait_until(lambda n=len(futures) - 1: batcher.pending() == n, f"request {k} queued")
-    with pytest.raises(ValueError, match="poisoned"):
-        futures["bad"].result()
-    for k in ("first", "a", "b", "c"):
-        np.testing.assert_array_equal(futures[k].result().numpy(), np.repeat(arrays[k], 2, 0) * 2)
-    assert calls == [1, 3, 2, 1, 1]                                        # first, [a b], [bad c] fails, bad, c
-    assert batcher.stats() == BatcherStats(forwards=3, clips=5, merged=1, max_requests=2, fallbacks=1)
-
-
-def _recording(path: Path, rid: str) -> tuple[Recording, Stream]:
-    stream = Stream(name="face", kind="video", path=path, format="mp4")
-    return Recording(id=rid, dataset="demo", subject=rid, streams={"face": stream}), stream
-
-
-def test_concurrent_recordings_share_forward_passes(tmp_path, monkeypatch):
-    """Three threads, one extractor (as `--workers 3`): passes merge recordings, outputs match the
-    single-threaded run, and a failing recording fails alone."""
-    flat = [np.full((32, 32, 3), 100, np.uint8)] * 50                    # every clip constant: the poison
-    videos = {"a": write_video(tmp_path / "a.mp4", n=50), "b": write_video(tmp_path / "b.mp4", n=80),
-              "c": write_video(tmp_path / "c.mp4", n=40, fps=20),
-              "bad": write_video(tmp_path / "bad.mp4", n=50, images=flat)}
-    clips = {"a": 1, "b": 2, "c": 1, "bad": 1}                             # segments: one batch each
-    recs = {k: _recording(p, k) for k, p in videos.items()}
-    cfg = VideoConfig(**{**TINY, "batch_size": 4})
-    encoders._LOADED.clear()
-    extractor = video_extractor("vivit")(cfg)
-    alone = {k: extractor.extract(*recs[k]).arrays["tokens"] for k in ("a", "b", "c")}
-    encoder = encoders.load_encoder("vivit", cfg)
-    batcher, original = encoder.batcher(cfg.batch_size), encoder.forward
-    before = batcher.stats()
-
-    def run_concurrently(names: list[str]) -> dict:
-        gate = {"open": False}
-
-        def forward(pixels: np.ndarray) -> torch.Tensor:
-            if not gate["open"]:   # hold the first pass until every other clip is in it or queued
-                gate["open"] = True
-                total = sum(clips[k] for k in names)
-                wait_until(lambda: len(pixels) + batcher.pending_clips() == total, "the other recordings' batches")
-            flat_clip = pixels.reshape(len(pixels), -1)
-            if (flat_clip.max(1) == flat_clip.min(1)).any():
-                raise RuntimeError("poisoned clip")
-            return original(pixels)
-
-        monkeypatch.setattr(encoder, "forward", forward)
-        with ThreadPoolExecutor(len(names)) as pool:
-            return {k: pool.submit(extractor.extract, *recs[k]) for k in names}
-
-    # rtol 1e-3 = one float16 step: merging may change fp32 rounding on other hardware (on this CPU the
-    # bytes are identical), which can move a stored float16 value by one step
-    together = run_concurrently(["a", "b", "c"])
-    stats = batcher.stats()
-    assert stats.merged - before.merged >= 1 and stats.max_requests >= 2 and stats.fallbacks == before.fallbacks
-    for k, fut in together.items():
-        tokens = fut.result().arrays["tokens"]
-        assert tokens.shape == alone[k].shape
-        np.testing.assert_allclose(tokens.astype(np.float32), alone[k].astype(np.float32), rtol=1e-3, atol=1e-5)
-    mixed = run_concurrently(["a", "bad", "c"])
-    with pytest.raises(RuntimeError, match="poisoned"):
-        mixed["bad"].result()
-    for k in ("a", "c"):
-        np.testing.assert_allclose(mixed[k].result().arrays["tokens"].astype(np.float32),
-                                   alone[k].astype(np.float32), rtol=1e-3, atol=1e-5)
-    after = batcher.stats()    # bad merged then rerun alone, or bad led alone and a + c merged
-    assert (after.fallbacks - stats.fallbacks) + (after.merged - stats.merged) >= 1
-
-
-# ------------------------------------------------------------------ output head: Kinetics logits
-
-
-def save_tiny_vivit_classifier(folder: Path, num_labels: int = 5) -> Path:
-    """A tiny VivitForVideoClassification with named classes, as a local Kinetics checkpoint would be."""
-    from transformers import VivitConfig, VivitForVideoClassification
-
-    torch.manual_seed(0)
-    config = VivitConfig(num_frames=8, image_size=32, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64, num_labels=num_labels,
-                         id2label={i: f"action {i}" for i in range(num_labels)})
-    VivitForVideoClassification(config).save_pretrained(folder)
-    return write_tiny_processor(folder)
-
-
-def test_logits_head_equals_the_classifier_on_the_same_pixels(tmp_path):
-    from transformers import VivitForVideoClassification
-
-    folder = save_tiny_vivit_classifier(tmp_path / "w")
-    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=80, fps=20), offset_s=0.5)
-    cfg = VideoConfig(weights=str(folder), device="cpu")
-    extractor = video_extractor("vivit", head="logits")(cfg)
-    assert extractor.name == "vivit_logits"
-    out = extractor.extract(rec, stream)
-    logits = out.arrays["logits"]
-    assert set(out.arrays) == {"logits"} and logits.dtype == np.float32 and logits.shape == (2, 5)
-    np.testing.assert_allclose(out.times_s, [[0.5, 2.0], [2.0, 4.0]])
-    facts = extractor.describe()
-    assert (facts["head"], facts["num_labels"], facts["labels"][4]) == ("logits", 5, "action 4")
-    encoder = encoders.load_encoder("vivit", cfg, head="logits")
-    index, _, frame_idx = plan_stream(stream, cfg, 8)
-    pixels = next(pixel_batches(index, frame_idx, encoder.preprocess, 4))
-    model = VivitForVideoClassification.from_pretrained(folder).eval()
-    with torch.inference_mode():
-        manual = model(pixel_values=torch.from_numpy(pixels)).logits
-    np.testing.assert_allclose(logits, manual.numpy(), rtol=1e-4, atol=1e-5)
-    tokens = video_extractor("vivit")(cfg).extract(rec, stream).arrays["tokens"]  # same folder, bare model
-    assert tokens.shape == (2, 1 + 4, 32)
-
-
-def test_logits_head_refuses_a_folder_without_a_trained_classifier(tmp_path):
-    folder = save_tiny_vivit(tmp_path / "w")                               # a bare VivitModel
-    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=50))
-    with pytest.raises(WeightsError, match=r"no trained classification head \(classifier\..*--head tokens"):
-        video_extractor("vivit", head="logits")(VideoConfig(weights=str(folder), device="cpu")).extract(rec, stream)
-
-
-@pytest.mark.parametrize("name", ["vivit", "timesformer"])
-def test_random_init_logits_have_the_kinetics_width(tmp_path, name):
-    rec, stream = make_stream(write_video(tmp_path / "v.mp4", n=50))
-    cls = video_extractor(name, head="logits")
-    a, b = (cls(VideoConfig(**TINY)).extract(rec, stream).arrays["logits"] for _ in range(2))
-    assert a.shape == (1, 400) and np.isfinite(a).all() and a.tobytes() == b.tobytes()
-    assert cls(VideoConfig(**TINY)).describe()["num_labels"] == 400
-
-
-def test_head_choice_is_checked_and_fingerprinted():
-    with pytest.raises(ConfigError, match="'clip' has no video classification head.*vivit, timesformer"):
-        video_extractor("clip", head="logits")
-    with pytest.raises(ConfigError, match="unknown video head 'pooled'.*tokens, logits"):
-        video_extractor("vivit", head="pooled")
-    with pytest.raises(ConfigError, match="--keep-tokens and --project-dim.*--head logits"):
-        video_extractor("vivit", head="logits")(VideoConfig(**TINY, keep_tokens=2)).check_ready()
-
-    def fp(cls):
-        e = cls(VideoConfig(**TINY))
-        return fingerprint(group_identity(e.name, e.version, e.config, e.weights_identity(), e.libraries))
-
-    assert fp(video_extractor("vivit", "logits")) != fp(video_extractor("vivit"))
-    assert video_extractor("vivit").name == "vivit"                         # the token group keeps its name
-
-
-def test_cli_extract_video_head_logits(tmp_path):
-    from pipeline.synth.demo import generate_demo
-    from tests.test_cli import run_cli
-
-    manifest = generate_demo(tmp_path / "demo", subjects=1, trials=1, duration_s=4.0, seed=1)
-    code, out = run_cli("extract", "video", "--manifest", str(manifest), "--encoder", "vivit", "--head", "logits",
-                        "--random-init", "--frames", "8", "--device", "cpu", "--scheduler", "sync", "--json")
-    assert code == 0, out
-    assert json.loads(out)["group"].startswith("video/vivit_logits-")
-    code, _ = run_cli("extract", "video", "--manifest", str(manifest), "--encoder", "clip", "--head", "logits",
-                      "--random-init")
-    assert code == 2
-
-
-def test_logits_on_the_real_face_video(real_data):
-    """The 1080p, 4.2 s face video: two 2 s segments of 400 finite random-head logits (VATE's input width)."""
-    rec, stream = make_stream(real_data / "video" / "face_1080p.mp4")
-    out = video_extractor("vivit", head="logits")(VideoConfig(random_init=True, device="cpu")).extract(rec, stream)
-    np.testing.assert_allclose(out.times_s, [[0.0, 2.0], [2.0, 4.0]])
-    assert out.arrays["logits"].shape == (2, 400) and np.isfinite(out.arrays["logits"]).all()
-    assert out.attrs["source_width"] == 1920

@@ -13,7 +13,7 @@ from pipeline.resolve import read_current_group
 from pipeline.run import RunOptions, extract
 from pipeline.staleness import explain_rebuild
 from pipeline.video.video_config import VideoConfig
-from tests.pipeline.test_video import save_tiny_vivit
+from tests.pipeline.video_helpers import save_tiny_vivit
 
 
 @pytest.fixture
