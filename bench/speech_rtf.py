@@ -1,7 +1,7 @@
 """HuBERT-base real-time factor on CPU, next to the paralinguistic "audio" extractor's on the same audio.
 
 Usage:
-    python bench/speech_rtf.py [--seconds 20] [--threads 1]
+    python -m bench.speech_rtf [--seconds 20] [--threads 1]
 
 Synthesises ``--seconds`` of speech-like audio (``pipeline.synth.speech``), writes it as a 16-bit
 WAV, and times the whole "hubert" extractor (decode + resample + encoder + pooling, 2 s segments)
@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _timed(extractor, recording, stream) -> float:
