@@ -61,7 +61,7 @@ def print_evaluation(result: dict[str, Any]) -> None:
     for label, h in result.get("headline", {}).items():
         out.print(f"{label}: trial-level {h['metric']} {_f(h['value'])}  95% CI [{_f(h['ci_low'])}, "
                   f"{_f(h['ci_high'])}] over {h['n_subjects']} subjects  permutation p={_f(h['p_value'])} "
-                  f"(chance {_f(h['chance'])})", highlight=False)
+                  f"(chance {_f(h['chance'])})", highlight=False, soft_wrap=True)
     if result.get("legacy"):
         out.print("older run without predictions.csv: window level only")
     for label in result["window"]:
@@ -77,12 +77,11 @@ def print_evaluation(result: dict[str, Any]) -> None:
 
 
 def print_comparison(result: dict[str, Any]) -> None:
-    """``cli compare``: per label, the paired per-subject difference A - B of the headline metric."""
+    """``cli compare``: per label, the paired per-subject difference A - B of the headline metric
+    (one line per label, so nothing is cut in a narrow terminal)."""
     out.print(f"A: {result['a']}\nB: {result['b']}", highlight=False)
-    table = Table(title="paired per-subject comparison (A - B)")
-    for col in ("label", "metric", "level", "A", "B", "A - B", "95% CI", "Wilcoxon p", "subjects"):
-        table.add_column(col)
     for label, c in result["labels"].items():
-        table.add_row(label, c["metric"], c["level"], _f(c["mean_a"]), _f(c["mean_b"]), _f(c["mean_difference"]),
-                      f"[{_f(c['ci_low'])}, {_f(c['ci_high'])}]", _f(c["wilcoxon_p"]), str(c["n_subjects"]))
-    out.print(table)
+        out.print(f"{label}: {c['level']}-level {c['metric']}  A {_f(c['mean_a'])}  B {_f(c['mean_b'])}  "
+                  f"A - B {_f(c['mean_difference'])}  95% CI [{_f(c['ci_low'])}, {_f(c['ci_high'])}]  "
+                  f"Wilcoxon p={_f(c['wilcoxon_p'])}  over {c['n_subjects']} subjects (paired, per subject)",
+                  highlight=False, soft_wrap=True)

@@ -94,3 +94,46 @@ def test_within_subject_trains_one_model_per_subject_and_fold_and_pools(dataset:
     tested = pd.concat([read_table(tmp_path / "run" / f"fold{i}" / "predictions.csv") for i in range(6)])
     assert tested.groupby("fold")["subject"].nunique().eq(1).all()
     assert tested["recording"].nunique() == 12 and set(out["trial"]) == {"valence", "arousal"}
+
+
+def _with_baselines(root: Path) -> Path:
+    """The synthetic dataset plus, per recording, an EEG stream ``eeg_base`` with ``part: baseline``
+    (as the DEAP adapter writes) whose cache entry has a known mean (10 + recording number)."""
+    import yaml
+
+    from pipeline.cache import FeatureCache
+    from pipeline.extractors.base import FeatureArrays
+    from pipeline.manifest import load_manifest
+
+    path = syn.write_dataset(root, subjects=3, trials=2, duration_s=6.0, video=False, audio=False, ecg=False)
+    doc = yaml.safe_load(path.read_text())
+    for rec in doc["datasets"][0]["recordings"]:
+        rec["modalities"]["eeg_base"] = {"kind": "eeg", "path": f"{rec['id']}_base.edf", "options": {"part": "baseline"}}
+        (root / f"{rec['id']}_base.edf").touch()
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    manifest = load_manifest(path)
+    cache = FeatureCache(manifest.cache)
+    eeg_path = next(g.path for g in cache.groups("eeg") if "fusiontest_eeg" in g.path)
+    t = np.arange(64) / syn.SFREQ
+    for i, rec in enumerate(manifest.recordings):
+        data = np.full((64, syn.CHANNELS), 10.0 + i, np.float32) + np.random.default_rng(i).normal(0, 1, (64, 4))
+        cache.write_entry(eeg_path, rec.id, "eeg_base", FeatureArrays(
+            t, {"data": data.astype(np.float32)}, {"sfreq": syn.SFREQ, "ch_names": [f"C{c}" for c in range(4)]}), "h")
+    return path
+
+
+def test_baseline_normalisation_reads_each_recordings_baseline_stream(tmp_path: Path) -> None:
+    import torch
+
+    dataset = _with_baselines(tmp_path / "data")
+    train(config(dataset, tmp_path / "run", normalise="baseline"))
+    norm = torch.load(tmp_path / "run" / "fold0" / "best.pt", weights_only=False)["normaliser"]
+    means = {rid: np.mean(stats[0]) for rid, stats in norm["eeg_recording"].items()}
+    assert len(means) == 6                                               # test recordings included
+    for i, rid in enumerate(sorted(means)):
+        assert means[rid] == pytest.approx(10.0 + i, abs=0.5)
+
+
+def test_baseline_normalisation_without_baselines_is_a_clear_error(dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="part: baseline"):
+        train(config(dataset, tmp_path / "run", normalise="baseline"))
