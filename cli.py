@@ -408,7 +408,7 @@ def console_out_summary(summary: dict) -> None:
     if "probe_peak_gb" in summary:
         out.print(f"first training steps (--vram-budget probe): {summary['probe_peak_gb']:.3f} GB "
                   f"({summary['probe_peak_kind']})")
-    out.print("test metrics, mean ± std over folds:")
+    out.print("test metrics:")
     out.print(table, highlight=False, soft_wrap=True)
 
 

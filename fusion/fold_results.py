@@ -57,7 +57,8 @@ def run_summary(cfg: TrainConfig, run: Path, folds: list[Fold], results: list[di
     window-level mean ± std, and the printed table. Pooling matters: with one held-out subject per
     fold, a per-fold balanced accuracy is undefined whenever that subject has only one class; with
     ``within-subject`` it pools one model per subject over every subject."""
-    levels = table_results(pooled_table([run / f"fold{f.index}" for f in folds]), cfg.data.task)
+    found = table_results(pooled_table([run / f"fold{f.index}" for f in folds]), cfg.data.task)
+    levels = {lv: {k: res[k] for k in cfg.data.labels if k in res} for lv, res in found.items()}  # config order
     fold_summary = summarise_folds([r["test"] for r in results])
     return {"trial": levels["trial"], "window": levels["window"], "pooled": levels["window"],
             "summary": fold_summary, "table": format_results(levels["trial"], levels["window"], fold_summary)}

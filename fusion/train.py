@@ -25,7 +25,7 @@ import yaml
 
 from fusion import distributed as ddp
 from fusion.batches import BatchOrder, encode_labels
-from fusion.classic import classic_fold_scores
+from fusion.classic_fold import classic_fold
 from fusion.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from fusion.data import Prepared, prepare_data
 from fusion.distributed import DistributedContext
@@ -140,10 +140,13 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device,
     amp = resolve_amp(cfg.optimisation.amp, device)
     results = []
     for pos, fold in enumerate(folds, 1):
-        report = _fold_reporter(progress, fold.index, pos, len(folds), cfg.optimisation.epochs)
+        epochs = 1 if cfg.model.fusion == "classic" else cfg.optimisation.epochs  # classic: one fit
+        report = _fold_reporter(progress, fold.index, pos, len(folds), epochs)
         fold_dir = run / f"fold{fold.index}"
         if cfg.model.fusion == "classic":
-            results.append(classic_fold(cfg, prep, fold, fold_dir, device) if ctx.is_main else {})
+            results.append(classic_fold(cfg, prep, fold, fold_dir, _fold_data(cfg, prep, fold),
+                                        lambda: peak_memory_gb(device))
+                           if ctx.is_main else {})
         else:
             results.append(train_fold(cfg, prep, fold, fold_dir, device, amp, ctx, report))
         report(-1, None, True)
@@ -220,26 +223,6 @@ def _optimisation(cfg: OptimisationConfig, model: FusionModel, n_batches: int, d
     total = min(total, cfg.max_steps) if cfg.max_steps else total
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, cfg.warmup_frac))
     return opt, sched, torch.amp.GradScaler(device.type, enabled=amp == "fp16")
-
-
-def classic_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, device: torch.device) -> dict[str, Any]:
-    """``--fusion classic``: band power + DE features and a logistic regression fitted on the
-    fold's training and validation recordings (no early stopping to feed), scored on its test side.
-    With ``--normalise subject|baseline`` the EEG is z-scored as the network's would be first."""
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    sets, norm, labels = _fold_data(cfg, prep, fold)
-    fit = prep.windows.subset(fold.train + fold.val)
-    d = cfg.data
-    y, m = encode_labels(fit, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
-    test = sets["test"]
-    score = classic_fold_scores(fit, test, y, m, seed=cfg.runtime.seed,
-                                norm=norm if d.normalise != "train" else None)
-    yt, mt = labels["test"]
-    pred = {"score": score, "y": yt[test.rec_idx], "mask": mt[test.rec_idx],
-            "subjects": [test.features[int(i)].rec.subject for i in test.rec_idx], "loss": float("nan")}
-    peak, kind = peak_memory_gb(device)
-    return write_fold_result(cfg, prep, fold, fold_dir, test, pred,
-                             {"n_train_windows": len(fit), "peak_memory_gb": peak, "peak_memory_kind": kind})
 
 
 def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, device: torch.device,
