@@ -12,6 +12,7 @@ import pytest
 
 from fusion.loop_state import FoldProgress
 from fusion.predictions import COLUMNS, read_table
+from fusion.results import evaluate_run
 from fusion.train import train
 from fusion.train_config import TrainConfig
 from pipeline.errors import ConfigError
@@ -59,6 +60,9 @@ def test_regression_mae_is_in_the_labels_own_units(dataset: Path, tmp_path: Path
     assert got == pytest.approx(expected, rel=1e-5)
     assert out["window"]["valence"]["mae"] == pytest.approx(expected, rel=1e-5)
     assert got > 0.2  # a [0, 1]-scale MAE of uniform 1-9 ratings would be below 0.5 and 8x smaller
+    ev = evaluate_run(tmp_path / "run", n_permutations=20)                  # reads the nested config.json
+    assert ev["task"] == "regression" and ev["headline"]["valence"]["metric"] == "ccc"
+    assert ev["window"]["valence"]["mae"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_classic_mode_recovers_the_planted_band_power_effect(dataset: Path, tmp_path: Path) -> None:
