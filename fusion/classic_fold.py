@@ -17,7 +17,7 @@ from fusion.train_config import TrainConfig
 def classic_fold(cfg: TrainConfig, prep: Any, fold: Fold, fold_dir: Path, sides: tuple[dict, Any, dict],
                  peak_memory: Callable[[], tuple[float, str]]) -> dict[str, Any]:
     """Fit band power + DE features and a logistic regression on the fold's training and validation
-    recordings (there is no early stopping to feed), score its test side and write the fold's
+    recordings (there is no early stopping to feed; ``--classic-model svm``: an RBF SVM), score its test side and write the fold's
     outputs. ``sides``: the trainer's (window sets, normaliser, encoded labels) of the fold. With
     ``--normalise subject|baseline`` the EEG is z-scored as the network's would be first; with
     ``train`` the classifier's own standardisation of the training features is the normalisation."""
@@ -27,7 +27,8 @@ def classic_fold(cfg: TrainConfig, prep: Any, fold: Fold, fold_dir: Path, sides:
     d = cfg.data
     y, m = encode_labels(fit, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
     test = sets["test"]
-    score = classic_fold_scores(fit, test, y, m, seed=cfg.runtime.seed, norm=norm if d.normalise != "train" else None)
+    score = classic_fold_scores(fit, test, y, m, cfg.model.classic_model, cfg.runtime.seed,
+                                norm=norm if d.normalise != "train" else None)
     yt, mt = labels["test"]
     pred = {"score": score, "y": yt[test.rec_idx], "mask": mt[test.rec_idx],
             "subjects": [test.features[int(i)].rec.subject for i in test.rec_idx], "loss": float("nan")}

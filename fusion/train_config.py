@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fusion.classic import CLASSIFIERS
 from fusion.model import FusionConfig
 from fusion.splits import SPLITS
 from pipeline.config_layers import layer_config
@@ -142,7 +143,8 @@ class TrainConfig:
         p: list[str] = []
         choices = {"model.fusion": FUSIONS, "data.split": SPLITS, "data.task": TASKS,
                    "model.eeg_tokenizer": TOKENIZERS, "optimisation.amp": AMP_MODES,
-                   "losses.distill_kind": DISTILL_KINDS, "model.video_mixer": VIDEO_MIXERS, "data.normalise": NORMALISE}
+                   "losses.distill_kind": DISTILL_KINDS, "model.video_mixer": VIDEO_MIXERS, "data.normalise": NORMALISE,
+                   "model.classic_model": CLASSIFIERS}
         for key, allowed in choices.items():
             if self.get(key) not in allowed:
                 p.append(f"{key}={self.get(key)!r} is not one of {list(allowed)}")
