@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cli import main
@@ -93,10 +94,18 @@ def test_report_writes_one_self_contained_page(runs: dict[str, Path], tmp_path: 
     assert "http://" not in page and "https://" not in page and "<img" in page
 
 
-def test_stimulus_split_holds_clips_out(tmp_path_factory, tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", ["stimulus", "subject-stimulus"])
+def test_stimulus_splits_hold_clips_out(tmp_path_factory, tmp_path: Path, split: str) -> None:
     manifest = str(demo_manifest(tmp_path_factory.getbasetemp()))
     code, text, err = run_cli("train", "fusion", "--manifest", manifest, "--modalities", "eeg", "--fusion", "classic",
-                              "--split", "stimulus", "--folds", "2", "--out", str(tmp_path / "r"), "--json")
+                              "--split", split, "--folds", "2", "--out", str(tmp_path / "r"), "--json")
     assert code == 0, err
     folds = json.loads((tmp_path / "r" / "folds.json").read_text())
     assert len(folds) == 2 and all(f["test"] for f in folds)
+    tables = [pd.read_csv(tmp_path / "r" / f"fold{i}" / "predictions.csv") for i in range(2)]
+    for fold, table in zip(folds, tables):
+        train = pd.DataFrame({"recording": fold["train"] + fold["val"]})
+        stim = train["recording"].str.extract(r"_t(\d+)$")[0].astype(int)      # demo: trial k shows clip k
+        assert set(table["stimulus"].str[-2:].astype(int)).isdisjoint(set(stim))
+        if split == "subject-stimulus":
+            assert set(table["subject"]).isdisjoint(train["recording"].str.split("_").str[0])
