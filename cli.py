@@ -20,7 +20,7 @@ import typer
 from commandline.config_file import read_config_section
 from commandline.extraction import extract_every_modality, extract_from_options, video_extractor_name
 from commandline.guard import Settings, command, console, out
-from commandline.results_views import print_comparison, print_evaluation, print_json, training_progress
+from commandline.results_views import print_comparison, print_evaluation, print_json, print_summary, training_progress
 from fusion.splits import SPLITS
 
 app = typer.Typer(help="eegavi: cache frozen video/audio/ECG/EEG features once, train EEG fusion models on them.",
@@ -353,7 +353,7 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
     if as_json:
         print_json({k: v for k, v in summary.items() if k != "table"})
         return
-    console_out_summary(summary)
+    print_summary(summary)
 
 
 @app.command("eval")
@@ -367,7 +367,7 @@ def eval_run(run: Path = typer.Argument(..., help="A run folder, or one checkpoi
         from fusion.evaluate import evaluate
 
         result = evaluate(run, device=device)
-        print_json(result) if as_json else console_out_summary(result)
+        print_json(result) if as_json else print_summary(result)
         return
     from fusion.results import evaluate_run
 
@@ -397,20 +397,6 @@ def report(runs: list[Path] = typer.Argument(..., help="One or more run folders.
     from fusion.report import write_report
 
     out.print(f"report: {write_report(list(runs), output, n_permutations=permutations)}")
-
-
-def console_out_summary(summary: dict) -> None:
-    """The short table printed at the end of training and by `cli eval`."""
-    from fusion.metrics import format_table
-
-    table = summary.get("table") or format_table(summary.get("summary", {}))
-    out.print(f"run: {summary.get('run_dir', '')}  device: {summary.get('device', '')}  "
-              f"peak memory: {summary.get('peak_memory_gb', float('nan')):.2f} GB ({summary.get('peak_memory_kind', '')})")
-    if "probe_peak_gb" in summary:
-        out.print(f"first training steps (--vram-budget probe): {summary['probe_peak_gb']:.3f} GB "
-                  f"({summary['probe_peak_kind']})")
-    out.print("test metrics:")
-    out.print(table, highlight=False, soft_wrap=True)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

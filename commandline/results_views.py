@@ -85,3 +85,15 @@ def print_comparison(result: dict[str, Any]) -> None:
                   f"A - B {_f(c['mean_difference'])}  95% CI [{_f(c['ci_low'])}, {_f(c['ci_high'])}]  "
                   f"Wilcoxon p={_f(c['wilcoxon_p'])}  over {c['n_subjects']} subjects (paired, per subject)",
                   highlight=False, soft_wrap=True)
+
+
+def print_summary(summary: dict) -> None:
+    """The table printed at the end of training (trial level first) and by `cli eval` on a checkpoint."""
+    table = summary.get("table", "")
+    out.print(f"run: {summary.get('run_dir', '')}  device: {summary.get('device', '')}  "
+              f"peak memory: {summary.get('peak_memory_gb', float('nan')):.2f} GB ({summary.get('peak_memory_kind', '')})")
+    if "probe_peak_gb" in summary:
+        out.print(f"first training steps (--vram-budget probe): {summary['probe_peak_gb']:.3f} GB "
+                  f"({summary['probe_peak_kind']})")
+    out.print("test metrics:")
+    out.print(table, highlight=False, soft_wrap=True)
