@@ -20,12 +20,16 @@ demo: $(STAMP)
 	$(BIN)/python cli.py manifest check --manifest $(DEMO)/data_manifest.yaml
 	$(BIN)/python cli.py extract all --manifest $(DEMO)/data_manifest.yaml --random-init
 	$(BIN)/python cli.py cache ls --manifest $(DEMO)/data_manifest.yaml
-	rm -rf runs/demo-eeg-only runs/demo-fusion
+	rm -rf runs/demo-eeg-only runs/demo-classic runs/demo-fusion
 	$(BIN)/python cli.py train fusion --manifest $(DEMO)/data_manifest.yaml --fusion eeg-only --modalities eeg \
 		--split subject-kfold --folds 3 --out runs/demo-eeg-only
+	$(BIN)/python cli.py train fusion --manifest $(DEMO)/data_manifest.yaml --fusion classic --modalities eeg \
+		--split subject-kfold --folds 3 --out runs/demo-classic
 	$(BIN)/python cli.py train fusion --manifest $(DEMO)/data_manifest.yaml --fusion gated-xattn \
 		--modalities eeg,video,audio,ecg --split subject-kfold --folds 3 --out runs/demo-fusion
-	@echo "Demo done: cache in $(DEMO)/cache.zarr, runs in runs/demo-eeg-only and runs/demo-fusion (metrics.jsonl, PNG plots)."
+	$(BIN)/python cli.py report runs/demo-eeg-only runs/demo-classic runs/demo-fusion -o runs/demo-report.html
+	@echo "Demo done: cache in $(DEMO)/cache.zarr; runs in runs/demo-eeg-only, runs/demo-classic and runs/demo-fusion"
+	@echo "(predictions.csv, metrics.jsonl, PNG plots); the report comparing them: runs/demo-report.html."
 
 # The demo with the VATE teacher (issue 16): random-init upstream encoders, the real VATE heads from
 # $(EEGAVI_DATA)/vate (not part of `make demo`, which needs no shared data). VATE reads the

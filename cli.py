@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,6 +20,8 @@ import typer
 from commandline.config_file import read_config_section
 from commandline.extraction import extract_every_modality, extract_from_options, video_extractor_name
 from commandline.guard import Settings, command, console, out, require_manifest
+from commandline.results_views import print_comparison, print_evaluation, print_json, print_summary, training_progress
+from fusion.splits import SPLITS
 
 app = typer.Typer(help="eegavi: cache frozen video/audio/ECG/EEG features once, train EEG fusion models on them.",
                   no_args_is_help=True, add_completion=False)
@@ -330,14 +331,16 @@ def cache_gc(manifest: Optional[Path] = OptionalManifestOpt, cache: Optional[str
 @command
 def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                  out: Path = typer.Option(Path("runs/fusion"), "--out", help="Run folder (config, metrics, checkpoints, plots)."),
-                 fusion: Optional[str] = typer.Option(None, "--fusion", help="gated-xattn | late | prefix | eeg-only"),
+                 fusion: Optional[str] = typer.Option(None, "--fusion", help="gated-xattn | late | prefix | eeg-only | classic (band power + DE, logistic regression: the baseline)"),
+                 classic_model: Optional[str] = typer.Option(None, "--classic-model", help="With --fusion classic: logreg (default) | svm (RBF, calibrated probabilities)."),
                  modalities: Optional[str] = typer.Option(None, "--modalities", help="Stream names or kinds, e.g. eeg,video,audio,ecg."),
                  extractors: Optional[str] = typer.Option(None, "--extractors", help="Pin cache groups per kind, e.g. video:clip."),
                  teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil the EEG embedding towards e.g. video:vivit, or the VATE teacher: vate:video | vate:audio."),
                  labels: Optional[str] = typer.Option(None, "--labels", help="Labels to predict, e.g. valence,arousal."),
                  task: Optional[str] = typer.Option(None, "--task", help="binary | regression"),
-                 split: Optional[str] = typer.Option(None, "--split", help="loso | subject-kfold | trial"),
-                 folds: Optional[int] = typer.Option(None, "--folds", help="k for subject-kfold / trial."),
+                 split: Optional[str] = typer.Option(None, "--split", help=f"{' | '.join(SPLITS)} (stimulus: leave clips out; subject-stimulus: unseen subjects and clips; within-subject: one model per subject)"),
+                 folds: Optional[int] = typer.Option(None, "--folds", help="k of the split (within-subject: k per subject; loso ignores it)."),
+                 normalise: Optional[str] = typer.Option(None, "--normalise", help="train (training-side statistics) | subject (each subject's own, test subjects included: transductive) | baseline (each recording's pre-trial baseline)"),
                  max_folds: Optional[int] = typer.Option(None, "--max-folds", help="Run only the first N folds."),
                  epochs: Optional[int] = typer.Option(None, "--epochs"),
                  max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop each fold after N optimiser steps."),
@@ -370,50 +373,60 @@ def train_fusion(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
     from fusion.train import train
 
     ctx = DistributedContext.from_env(os.environ)  # torchrun sets RANK/WORLD_SIZE/LOCAL_RANK
-    status = console.status(f"training {cfg.model.fusion} on {', '.join(cfg.data.modalities)} ({cfg.data.split}) ...")
-    with status if ctx.is_main else nullcontext():
-        summary = train(cfg, ctx)
+    title = f"training {cfg.model.fusion} on {', '.join(cfg.input_modalities)} ({cfg.data.split})"
+    with training_progress(title, enabled=ctx.is_main and not as_json) as progress:
+        summary = train(cfg, ctx, progress=progress)
     if not ctx.is_main:  # rank 0 prints the summary
         return
     if as_json:
-        out_console_json({k: v for k, v in summary.items() if k != "table"})
+        print_json({k: v for k, v in summary.items() if k != "table"})
         return
-    console_out_summary(summary)
+    print_summary(summary)
 
 
 @app.command("eval")
 @command
-def eval_run(run: Path = typer.Argument(..., help="A run folder or one checkpoint (.pt)."),
-             device: str = typer.Option("auto", "--device"),
-             manifest: Optional[Path] = typer.Option(None, "--manifest", "-m", help="The run's manifest, when it moved (default: the recorded one)."),
+def eval_run(run: Path = typer.Argument(..., help="A run folder, or one checkpoint (.pt) to re-run on its test side."),
+             device: str = typer.Option("auto", "--device", help="For a checkpoint only."),
+             permutations: int = typer.Option(1000, "--permutations", help="Label permutations of the test against chance."),
+             manifest: Optional[Path] = typer.Option(None, "--manifest", "-m", help="For a checkpoint whose run moved: its manifest (default: the recorded one)."),
              cache: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
-    """Report test metrics of a trained run per subject and overall, mean ± std over folds."""
-    from fusion.evaluate import evaluate
-
+    """A run's test results from its predictions tables: trial level (the headline, with a 95 % subject-bootstrap interval and a permutation p-value against chance), window level, majority-class and chance rows."""
     require_manifest(manifest)
-    result = evaluate(run, device=device, manifest=manifest, cache=cache)
-    if as_json:
-        out_console_json(result)
-    else:
-        console_out_summary(result)
+    if run.is_file():
+        from fusion.evaluate import evaluate
+
+        result = evaluate(run, device=device, manifest=manifest, cache=cache)
+        print_json(result) if as_json else print_summary(result)
+        return
+    from fusion.results import evaluate_run
+
+    result = evaluate_run(run, n_permutations=permutations)
+    print_json(result) if as_json else print_evaluation(result)
 
 
-def out_console_json(data: dict) -> None:
-    out.print(json.dumps(data, default=float), soft_wrap=True, highlight=False)
+@app.command("compare")
+@command
+def compare(run_a: Path = typer.Argument(..., help="Run folder A."), run_b: Path = typer.Argument(..., help="Run folder B."),
+            metric: Optional[str] = typer.Option(None, "--metric", help="Default: balanced_accuracy (binary) or ccc (regression)."),
+            level: str = typer.Option("trial", "--level", help="trial | window"),
+            as_json: bool = JsonOpt) -> None:
+    """Paired per-subject comparison A - B of two runs on the same folds, subjects and labels: mean difference, 95 % bootstrap interval, Wilcoxon signed-rank p-value."""
+    from fusion.results import compare_run_folders
+
+    result = compare_run_folders(run_a, run_b, metric, level)
+    print_json(result) if as_json else print_comparison(result)
 
 
-def console_out_summary(summary: dict) -> None:
-    """The short table printed at the end of training and by `cli eval`."""
-    from fusion.metrics import format_table
+@app.command("report")
+@command
+def report(runs: list[Path] = typer.Argument(..., help="One or more run folders."),
+           output: Path = typer.Option(Path("report.html"), "-o", "--output", help="HTML file to write."),
+           permutations: int = typer.Option(1000, "--permutations", help="Label permutations of the test against chance.")) -> None:
+    """One self-contained HTML report (no network): configuration, data, curves, trial- and window-level results with intervals, baselines, per-subject results, confusion matrices, and the paired comparison of two or more runs."""
+    from fusion.report import write_report
 
-    table = summary.get("table") or format_table(summary.get("summary", {}))
-    out.print(f"run: {summary.get('run_dir', '')}  device: {summary.get('device', '')}  "
-              f"peak memory: {summary.get('peak_memory_gb', float('nan')):.2f} GB ({summary.get('peak_memory_kind', '')})")
-    if "probe_peak_gb" in summary:
-        out.print(f"first training steps (--vram-budget probe): {summary['probe_peak_gb']:.3f} GB "
-                  f"({summary['probe_peak_kind']})")
-    out.print("test metrics, mean ± std over folds:")
-    out.print(table, highlight=False, soft_wrap=True)
+    out.print(f"report: {write_report(list(runs), output, n_permutations=permutations)}")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

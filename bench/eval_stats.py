@@ -7,14 +7,22 @@ of what ``cli eval`` plus statistics and ``cli report`` do after training: readi
 (2,000 subject-bootstrap resamples, 1,000 within-subject permutations, per label), the paired
 comparison of two runs, and the whole HTML report of two runs.
 
-    .venv/bin/python bench/eval_stats.py
+Against what: ``cli eval`` (``fusion.results.evaluate_run``: tables, both levels, headline
+statistics, baseline rows) is timed next to one training epoch of a LOSO fold at the same size
+(31 training subjects x 40 trials x 29 windows = 35,960 windows of 32 channels x 4 s at 128 Hz),
+EEG-only model with default width, batch 32, AdamW, on this machine's CPU. A full epoch is too
+long for the shared 2-core machine, so ``--train-steps`` steps are timed (after one warm-up step)
+and scaled to the epoch's step count; the batch assembly from the cache is not included (it is
+a small fraction of a step: ``bench/train_step.py``), so the true epoch is somewhat longer and the
+printed ratio somewhat pessimistic for evaluation.
+
+    python -m bench.eval_stats --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusion.predictions import COLUMNS, load_run, table_results, write_table  # noqa: E402
-from fusion.report import write_report  # noqa: E402
-from fusion.statistics import bootstrap_interval, compare_runs, headline_stats  # noqa: E402
+from fusion.predictions import COLUMNS, load_run, table_results, write_table
+from fusion.report import write_report
+from fusion.results import evaluate_run
+from fusion.statistics import bootstrap_interval, compare_runs, headline_stats
 
 
 def fake_run(path: Path, subjects: int, trials: int, windows: int, skill: float, seed: int) -> Path:
@@ -53,11 +61,43 @@ def fake_run(path: Path, subjects: int, trials: int, windows: int, skill: float,
     return path
 
 
+def epoch_seconds(train_windows: int, steps: int, batch: int = 32, channels: int = 32, sfreq: float = 128.0,
+                  window_s: float = 4.0) -> tuple[float, float]:
+    """(seconds per training step, scaled seconds per epoch) of the default EEG-only model."""
+    import torch
+
+    from fusion.model import FusionConfig, FusionModel, ModelInputs
+    from fusion.train import make_optimizer
+    from fusion.train_config import OptimisationConfig
+
+    n = int(sfreq * window_s)
+    model = FusionModel(FusionConfig(fusion="eeg-only"), ModelInputs(channels, n, sfreq, 2))
+    opt = make_optimizer(model, OptimisationConfig())
+    x, y = torch.randn(batch, channels, n), torch.randint(0, 2, (batch, 2)).float()
+    cov = torch.zeros(batch, 0)
+
+    def step() -> None:
+        logits = model(x, {}, {}, cov)["logits"]
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    per_step = (time.perf_counter() - t0) / steps
+    return per_step, per_step * -(-train_windows // batch)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=32)
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--windows", type=int, default=29)
+    ap.add_argument("--train-steps", type=int, default=5, help="Training steps timed (scaled to one epoch).")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the training steps.")
     args = ap.parse_args(argv)
     times: dict[str, float] = {}
 
@@ -79,8 +119,20 @@ def main(argv: list[str] | None = None) -> None:
               lambda: [bootstrap_interval(p, "binary", "balanced_accuracy") for _, p in run_a.windows.groupby("label")])
         timed("paired comparison of two runs", lambda: compare_runs(run_a, run_b))
         timed("HTML report of two runs (all of the above)", lambda: write_report(a, Path(tmp) / "r.html"))
+        timed("`cli eval` of one run (evaluate_run: tables, both levels, statistics, baselines)",
+              lambda: evaluate_run(a[0]))
     for k, v in times.items():
         print(f"| {k} | {v:.2f} s |")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    train_windows = (args.subjects - 1) * args.trials * args.windows
+    per_step, epoch = epoch_seconds(train_windows, args.train_steps)
+    ev = times["`cli eval` of one run (evaluate_run: tables, both levels, statistics, baselines)"]
+    print(f"| one training epoch, LOSO fold, {train_windows:,} windows, batch 32, {args.threads} thread(s): "
+          f"{per_step:.3f} s/step x {-(-train_windows // 32)} steps (scaled from {args.train_steps} steps) | "
+          f"{epoch:.0f} s |")
+    print(f"| `cli eval` / one training epoch | {ev / epoch:.4f} |")
 
 
 if __name__ == "__main__":

@@ -92,8 +92,7 @@ def make_batch(ws: WindowSet, idx: np.ndarray, norm: Normaliser, y: np.ndarray, 
         if shift_samples is not None:
             i0 = int(np.clip(i0 + shift_samples[b], 0, max(0, rf.eeg.shape[1] - T)))
         seg = rf.eeg[:, i0:i0 + T]
-        mean, std = norm.eeg_stats(rf.rec.subject)
-        eeg[b, :, :seg.shape[1]] = (seg - mean[:, None]) / std[:, None]
+        eeg[b, :, :seg.shape[1]] = norm.apply_eeg(rf.rec, seg)
         subjects.append(rf.rec.subject)
     inputs: dict[str, dict[str, torch.Tensor]] = {}
     masks: dict[str, torch.Tensor] = {}

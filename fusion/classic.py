@@ -102,14 +102,15 @@ def classic_window_scores(train_windows: np.ndarray, train_y: np.ndarray, test_w
 
 
 def classic_fold_scores(train_ws: Any, test_ws: Any, y_train: np.ndarray, m_train: np.ndarray, kind: str = "logreg",
-                        seed: int = 0) -> np.ndarray:
+                        seed: int = 0, norm: Any = None) -> np.ndarray:
     """Scores (W_test, L) for one fold from two ``fusion.data.WindowSet`` sides and the training
     side's per-recording binary targets and label mask (R_train, L), as ``encode_labels`` gives.
     Features are computed once per side; one classifier per label, fitted on the windows of the
-    recordings that have that label."""
+    recordings that have that label. ``norm``: a ``fusion.normalise.Normaliser`` whose EEG z-scores
+    are applied to every window first (``--normalise subject|baseline``); None = raw microvolts."""
     sfreq, ch = train_ws.sfreq, train_ws.features[0].ch_names
-    x_train = band_features(eeg_windows(train_ws), sfreq, ch)[0]
-    x_test = band_features(eeg_windows(test_ws), sfreq, ch)[0]
+    x_train = band_features(eeg_windows(train_ws, norm), sfreq, ch)[0]
+    x_test = band_features(eeg_windows(test_ws, norm), sfreq, ch)[0]
     out = np.zeros((len(test_ws), y_train.shape[1]), np.float32)
     for j in range(y_train.shape[1]):
         keep = m_train[train_ws.rec_idx, j].astype(bool)
@@ -117,13 +118,15 @@ def classic_fold_scores(train_ws: Any, test_ws: Any, y_train: np.ndarray, m_trai
     return out
 
 
-def eeg_windows(ws: Any) -> np.ndarray:
-    """The EEG of every window of a ``fusion.data.WindowSet`` as one array (N, C, T), un-normalised."""
+def eeg_windows(ws: Any, norm: Any = None) -> np.ndarray:
+    """The EEG of every window of a ``fusion.data.WindowSet`` as one array (N, C, T), un-normalised
+    unless a ``Normaliser`` is given."""
     out = np.zeros((len(ws), len(ws.features[0].ch_names) if ws.features else 0, ws.n_samples), np.float32)
     for i, (r_i, start) in enumerate(zip(ws.rec_idx, ws.starts)):
         rf = ws.features[int(r_i)]
         s = int(round((start - rf.eeg_t0) * ws.sfreq))
-        out[i] = rf.eeg[:, s:s + ws.n_samples]
+        seg = rf.eeg[:, s:s + ws.n_samples]
+        out[i] = seg if norm is None else norm.apply_eeg(rf.rec, seg)
     return out
 
 

@@ -1,4 +1,7 @@
-"""evaluate(run or checkpoint): test metrics per subject and overall, mean ± std over folds.
+"""evaluate(run or checkpoint): re-run checkpoints on their test sides: window-level metrics per
+subject and overall, mean ± std over folds. (``cli eval`` on a run folder reads the predictions
+tables instead: ``fusion/results.py``; this module is for one checkpoint, or to check that a cache
+still reproduces a run.)
 
 Everything needed comes from the checkpoint (config, fold, normaliser, layout, fingerprints). The
 features are read from the very cache groups the checkpoint records (not whatever is current
@@ -17,7 +20,7 @@ from typing import Any
 from fusion.batches import encode_labels
 from fusion.checkpoint import load_checkpoint
 from fusion.data import Layout, WindowSet
-from fusion.metrics import compute_metrics, format_table, summarise_folds
+from fusion.metrics import compute_metrics, format_table, summarise_folds, to_label_units
 from fusion.model import FusionModel, ModelInputs
 from fusion.normalise import Normaliser
 from fusion.splits import Fold
@@ -66,7 +69,11 @@ def evaluate(run_or_checkpoint: Path, device: str = "auto", manifest: Path | Non
         model.load_state_dict(ck["model"])
         norm = Normaliser.from_state(ck["normaliser"])
         pred = predict(model, test, norm, y, ym, d.task, dev, resolve_amp(cfg.optimisation.amp, dev))
-        metrics = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], d.labels, d.task)
+        y_eval, s_eval = pred["y"], pred["score"]
+        if d.task == "regression":  # MAE in the label's own units, as training reports it
+            scales = prep.manifest.label_scales
+            y_eval, s_eval = to_label_units(y_eval, d.labels, scales), to_label_units(s_eval, d.labels, scales)
+        metrics = compute_metrics(y_eval, pred["mask"], s_eval, pred["subjects"], d.labels, d.task)
         folds.append({"fold": fold.index, "checkpoint": str(path), "test": metrics, "test_loss": pred["loss"],
                       "n_test_windows": len(test)})
     summary = summarise_folds([f["test"] for f in folds])

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass
@@ -50,3 +50,25 @@ def truncate_metrics_log(path: Path, state: LoopState) -> None:
         if row["step"] <= state.step and (row["kind"] != "val" or row["epoch"] < state.epoch):
             keep.append(ln)
     path.write_text("".join(r + "\n" for r in keep))
+
+
+@dataclass(frozen=True)
+class FoldProgress:
+    """One progress update of training, for a caller's progress bar (the library itself prints
+    nothing): after each epoch of a fold, and once when the fold is done (``done``).
+
+    ``position`` counts folds from 1 to ``n_folds`` in run order; ``epoch`` is the number of epochs
+    finished (of at most ``epochs``); ``val_score`` is the early-stopping score of the epoch just
+    validated (None without a validation side or when the fold has no epochs, e.g. ``--fusion classic``).
+    """
+
+    fold: int
+    position: int
+    n_folds: int
+    epoch: int
+    epochs: int
+    val_score: float | None = None
+    done: bool = False
+
+
+ProgressCallback = Callable[[FoldProgress], None]

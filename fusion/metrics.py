@@ -93,3 +93,26 @@ def format_table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
         cells = "  ".join(f"{k}={v['mean']:.3f}±{v['std']:.3f}" for k, v in ms.items())
         lines.append(f"{label:>10}  {cells}")
     return "\n".join(lines)
+
+
+def to_label_units(values: np.ndarray, labels: tuple[str, ...], scales: dict) -> np.ndarray:
+    """Regression targets or scores (W, L) on the training scale [0, 1] mapped back to each label's
+    own units (``LabelScale`` min..max), so MAE reads on the rating scale the user knows."""
+    lo = np.array([scales[n].min for n in labels], dtype=np.float64)
+    hi = np.array([scales[n].max for n in labels], dtype=np.float64)
+    return lo + np.asarray(values, dtype=np.float64) * (hi - lo)
+
+
+def format_results(trial: dict, window: dict, folds: dict | None = None) -> str:
+    """The end-of-run table: trial level (the headline: the label belongs to the trial) pooled over
+    folds, then window level pooled, then the per-fold window-level mean ± std."""
+
+    def pooled(title: str, res: dict) -> list[str]:
+        rows = [f"{label:>10}  " + "  ".join(f"{k}={v:.3f}" for k, v in ms.items()) for label, ms in res.items()]
+        return [title, *rows] if rows else []
+
+    lines = pooled("trial level (mean window score per recording), folds pooled:", trial)
+    lines += pooled("window level, folds pooled:", window)
+    if folds:
+        lines += ["window level, mean ± std over folds:", format_table(folds)]
+    return "\n".join(lines)

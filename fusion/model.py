@@ -57,6 +57,7 @@ class FusionConfig:
     video_mixer: str = "gru"                    # gru | none
     dropout: float = 0.1
     grad_checkpoint: bool = False
+    classic_model: str = "logreg"               # --fusion classic only: logreg | svm (fusion/classic.py)
 
 
 @dataclass(frozen=True)

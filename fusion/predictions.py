@@ -59,7 +59,7 @@ def predictions_frame(recordings: Sequence[Recording], rec_idx: np.ndarray, star
             rows.append({"recording": rec.id, "subject": rec.subject, "session": rec.session, "trial": rec.trial,
                          "stimulus": rec.stimulus, "start_s": float(start), "end_s": float(start) + window_s,
                          "label": name, "target": value,
-                         "target_binary": int(value > thresholds.get(name, sc.resolved_threshold)),
+                         "target_binary": int(sc.binarize(value, thresholds.get(name))),
                          "score": s, "fold": int(fold), "split": split})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
@@ -152,7 +152,7 @@ def load_run(run_dir: Path) -> RunTables:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
         raise ConfigError(f"{run_dir}: no config.json; pass a run folder written by `cli train fusion`.")
-    config = json.loads((run_dir / "config.json").read_text())
+    config = flat_config(json.loads((run_dir / "config.json").read_text()))
     folds = json.loads((run_dir / "folds.json").read_text()) if (run_dir / "folds.json").exists() else []
     fold_dirs = sorted(run_dir.glob("fold*/"), key=lambda p: int(p.name[4:]) if p.name[4:].isdigit() else -1)
     tables = [read_table(d / "predictions.csv") for d in fold_dirs if (d / "predictions.csv").exists()]
@@ -164,6 +164,15 @@ def load_run(run_dir: Path) -> RunTables:
     if not tables:
         raise ConfigError(f"{run_dir}: no fold*/predictions.csv or fold*/test_predictions.npz. Did training finish?")
     return RunTables(run_dir, config, folds, pd.concat(tables, ignore_index=True), legacy)
+
+
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's config.json by leaf name: today's is nested (data.labels, model.fusion, ...) and its
+    leaf names are unique; older runs are flat already."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        flat.update(flat_config(value) if isinstance(value, dict) else {key: value})
+    return flat
 
 
 def _legacy_table(fold_dir: Path, config: dict[str, Any]) -> pd.DataFrame:

@@ -1,11 +1,14 @@
 """train(cfg): build -> loop -> validate -> checkpoint, once per fold; a run is a folder.
 
 Run folder: ``config.json``/``config.yaml`` (resolved), ``fingerprints.json`` (per input: the cache
-group, fingerprint and extractor read; ``cli eval`` reads those), ``folds.json``, ``summary.json``,
-and per fold ``fold<i>/`` with ``metrics.jsonl``, ``last.pt``/``best.pt``, ``model.safetensors`` +
-``model_config.json`` (shareable without pickle), ``result.json`` and PNG plots. The folder is
-created only once config, manifest, labels, cache groups and inputs are validated, so a
-configuration error leaves nothing behind. Seeds are set here and only here.
+group, fingerprint and extractor read; ``cli eval`` of a checkpoint reads those), ``folds.json``,
+``summary.json``, and per fold ``fold<i>/`` with ``metrics.jsonl``, ``last.pt``/``best.pt``,
+``model.safetensors`` + ``model_config.json`` (shareable without pickle), ``predictions.csv``
+(``fusion/predictions.py``), ``result.json`` and PNG plots. ``--fusion classic`` fits the
+band-power baseline per fold instead of a network and writes the same predictions and results.
+The folder is created only once config, manifest, labels, cache groups and inputs are validated,
+so a configuration error leaves nothing behind. Seeds are set here and only here. Progress goes
+to an optional callback (``FoldProgress`` per epoch and fold), which the CLI renders.
 Under torchrun every rank runs this loop on its share of each batch; only rank 0 writes the run
 folder (see ``fusion/distributed.py``).
 """
@@ -25,15 +28,17 @@ import yaml
 
 from fusion import distributed as ddp
 from fusion.batches import BatchOrder, encode_labels
+from fusion.classic_fold import classic_fold
 from fusion.checkpoint import export_model, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from fusion.data import Prepared, prepare_data
 from fusion.distributed import DistributedContext
 from fusion.ema import EmaTeacher
-from fusion.loop_state import LoopState, truncate_metrics_log
+from fusion.fold_results import run_summary, write_fold_result
+from fusion.loop_state import FoldProgress, LoopState, ProgressCallback, truncate_metrics_log
 from fusion.memory import probe_peak_gb
-from fusion.metrics import compute_metrics, format_table, summarise_folds
+from fusion.metrics import compute_metrics
 from fusion.model import FusionModel
-from fusion.normalise import fit_normaliser
+from fusion.normalise import cache_baseline_reader, fit_normaliser
 from fusion.plots import plot_fold
 from fusion.splits import Fold, make_folds
 from fusion.train_config import OptimisationConfig, TrainConfig
@@ -106,16 +111,20 @@ def val_score(pred: dict, cfg: TrainConfig) -> float:
     return (float(np.mean(vals)) if vals else 0.0) - 1e-3 * pred["loss"]
 
 
-def train(cfg: TrainConfig, ctx: DistributedContext | None = None) -> dict[str, Any]:
-    """Train every fold of ``cfg`` and return the summary (per-fold metrics, mean ± std, run dir).
-    ``ctx``: this process's rank under torchrun (see ``fusion/distributed.py``); None = one process.
-    Ranks other than 0 write nothing and return only ``run_dir`` and ``rank``."""
+def train(cfg: TrainConfig, ctx: DistributedContext | None = None,
+          progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Train every fold of ``cfg`` and return the summary (trial- and window-level metrics pooled
+    over folds, per-fold metrics, mean ± std, run dir). ``ctx``: this process's rank under torchrun
+    (see ``fusion/distributed.py``); None = one process. Ranks other than 0 write nothing, report no
+    progress and return only ``run_dir`` and ``rank``. ``progress`` receives a ``FoldProgress``
+    after every epoch and fold."""
     ctx = ctx or DistributedContext()
     with ddp.process_group(ctx, resolve_device(cfg.runtime.device)) as device:
-        return _train(cfg, ctx, device)
+        return _train(cfg, ctx, device, progress if ctx.is_main else None)
 
 
-def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> dict[str, Any]:
+def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device,
+           progress: ProgressCallback | None) -> dict[str, Any]:
     run = Path(cfg.runtime.out)
     if not cfg.runtime.resume and any(run.glob("fold*/last.pt")):
         raise ConfigError(f"{run}: already holds a run. Pass --resume to continue it or choose another --out.")
@@ -128,22 +137,41 @@ def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device) -> d
         (run / "fingerprints.json").write_text(json.dumps(prep.fingerprints, indent=1) + "\n")
         (run / "folds.json").write_text(json.dumps([f.to_dict() for f in folds], indent=1) + "\n")
     amp = resolve_amp(cfg.optimisation.amp, device)
-    results = [train_fold(cfg, prep, fold, run / f"fold{fold.index}", device, amp, ctx) for fold in folds]
+    results = []
+    for pos, fold in enumerate(folds, 1):
+        epochs = 1 if cfg.model.fusion == "classic" else cfg.optimisation.epochs  # classic: one fit
+        report = _fold_reporter(progress, fold.index, pos, len(folds), epochs)
+        fold_dir = run / f"fold{fold.index}"
+        if cfg.model.fusion == "classic":
+            results.append(classic_fold(cfg, prep, fold, fold_dir, _fold_data(cfg, prep, fold),
+                                        lambda: peak_memory_gb(device))
+                           if ctx.is_main else {})
+        else:
+            results.append(train_fold(cfg, prep, fold, fold_dir, device, amp, ctx, report))
+        report(-1, None, True)
     if not ctx.is_main:
         return {"run_dir": str(run), "rank": ctx.rank}
     summary = {"run_dir": str(run), "device": str(device), "amp": amp, "fingerprints": prep.fingerprints,
                "inputs_checked": prep.inputs_checked,
-               "folds": results, "summary": summarise_folds([r["test"] for r in results]),
-               "pooled": _pooled_metrics(cfg, [run / f"fold{f.index}" for f in folds]),
+               "folds": results, **run_summary(cfg, run, folds, results),
                "peak_memory_gb": max(r["peak_memory_gb"] for r in results),
                "peak_memory_kind": results[0]["peak_memory_kind"]}
-    if cfg.runtime.vram_budget_gb is not None:  # what --vram-budget measured, the largest over folds
+    if cfg.runtime.vram_budget_gb is not None and cfg.model.fusion != "classic":  # the largest over folds
         summary.update(probe_peak_gb=max(r["probe_peak_gb"] for r in results),
                        probe_peak_kind=results[0]["probe_peak_kind"])
-    summary["table"] = format_table(summary["summary"])
     (run / "summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
-    _log.info("test metrics over %d fold(s), mean ± std:\n%s", len(results), summary["table"])
+    _log.info("test metrics over %d fold(s):\n%s", len(results), summary["table"])
     return summary
+
+
+def _fold_reporter(progress: ProgressCallback | None, fold: int, position: int, n_folds: int, epochs: int):
+    """``report(epoch, val_score, done)`` for one fold: a ``FoldProgress`` to ``progress`` (if any);
+    ``epoch=-1`` with ``done`` says the fold has finished."""
+    def report(epoch: int, val_score: float | None, done: bool = False) -> None:
+        if progress is not None:
+            progress(FoldProgress(fold, position, n_folds, epochs if epoch < 0 else epoch, epochs, val_score, done))
+
+    return report
 
 
 def load_data(cfg: TrainConfig, recorded: dict[str, dict[str, Any]] | None = None) -> Prepared:
@@ -166,15 +194,6 @@ def _validated(cfg: TrainConfig) -> tuple[Prepared, list[Fold]]:
     encode_labels(prep.windows, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
     folds = make_folds([rf.rec for rf in prep.windows.features], d.split, d.folds, cfg.runtime.seed, d.val_subjects)
     return prep, folds[: d.max_folds] if d.max_folds else folds
-
-
-def _pooled_metrics(cfg: TrainConfig, fold_dirs: list[Path]) -> dict:
-    """Metrics over every fold's test windows together: with one held-out subject per fold, a
-    per-fold balanced accuracy is undefined whenever that subject has only one class."""
-    preds = [np.load(d / "test_predictions.npz") for d in fold_dirs]
-    cat = {k: np.concatenate([p[k] for p in preds]) for k in ("score", "y", "mask", "subjects")}
-    return compute_metrics(cat["y"], cat["mask"].astype(bool), cat["score"], list(cat["subjects"]), cfg.data.labels,
-                           cfg.data.task)["overall"]
 
 
 def _restore(path: Path, model, opt, sched, scaler, gen, device, ctx: DistributedContext,
@@ -202,8 +221,10 @@ def _fold_data(cfg: TrainConfig, prep: Prepared, fold: Fold) -> tuple[dict, Any,
     if len(sets["train"]) == 0:
         raise ConfigError(f"fold {fold.index}: no training windows (window_s={cfg.data.window_s} longer than the "
                           "recordings?). Lower --window-s.")
-    norm = fit_normaliser(sets["train"].features, prep.inputs, prep.cov_names)
     d = cfg.data
+    baseline = cache_baseline_reader(d.cache or prep.manifest.cache, prep.inputs[0]) if d.normalise == "baseline" \
+        else None
+    norm = fit_normaliser(sets["train"].features, prep.inputs, prep.cov_names, d.normalise, ws.features, baseline)
     labels = {k: encode_labels(w, d.labels, d.task, prep.manifest.label_scales, dict(d.thresholds))
               for k, w in sets.items()}
     return sets, norm, labels
@@ -219,10 +240,12 @@ def _optimisation(cfg: OptimisationConfig, model: FusionModel, n_batches: int, d
 
 
 def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, device: torch.device,
-               amp: str, ctx: DistributedContext | None = None) -> dict[str, Any]:
+               amp: str, ctx: DistributedContext | None = None, report=None) -> dict[str, Any]:
     """Train one fold with early stopping; evaluate its best model on the fold's test recordings.
-    Under DDP each rank trains on its slice of every global batch; only rank 0 writes and evaluates."""
+    Under DDP each rank trains on its slice of every global batch; only rank 0 writes and evaluates.
+    ``report(epoch, val_score)`` is called after every epoch (see ``_fold_reporter``)."""
     ctx = ctx or DistributedContext()
+    report = report or (lambda *a: None)
     if cfg.runtime.resume and (fold_dir / "result.json").exists():
         return json.loads((fold_dir / "result.json").read_text())
     if ctx.is_main:
@@ -307,13 +330,13 @@ def train_fold(cfg: TrainConfig, prep: Prepared, fold: Fold, fold_dir: Path, dev
             if o.max_steps and st.step >= o.max_steps:
                 st.stopped = True
                 break
-        _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save)
+        _end_epoch(cfg, model, sets, labels, norm, device, amp, st, log, save, report)
     if not (fold_dir / "best.pt").exists():
         save("best.pt")
     if not ctx.is_main:
         return {}
     export_model(fold_dir / "best.pt", fold_dir)  # model.safetensors + model_config.json: shareable without pickle
-    return _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model, probe)
+    return _finish_fold(cfg, prep, fold, fold_dir, sets, labels, norm, device, amp, model, probe)
 
 
 def _device_batch(cfg: TrainConfig, tr, idx: np.ndarray, norm, labels, gen: torch.Generator, prep: Prepared,
@@ -351,7 +374,7 @@ def _check_budget(cfg: TrainConfig, model: FusionModel, ema: EmaTeacher | None, 
     return {"probe_peak_gb": peak, "probe_peak_kind": kind, "probe_batch": len(idx), "probe_amp": amp}
 
 
-def _end_epoch(cfg: TrainConfig, model, sets, labels, norm, device, amp, st: LoopState, log, save) -> None:
+def _end_epoch(cfg: TrainConfig, model, sets, labels, norm, device, amp, st: LoopState, log, save, report) -> None:
     """Validate, log, update early stopping, write best.pt/last.pt, move to the next epoch."""
     row: dict[str, Any] = {"kind": "val", "step": st.step, "epoch": st.epoch, **{
         f"gate/{k}": v for k, v in model.gate_values().items()}}
@@ -362,6 +385,7 @@ def _end_epoch(cfg: TrainConfig, model, sets, labels, norm, device, amp, st: Loo
     else:
         score = float(st.epoch)  # no validation side: the latest epoch is the best
     log(row)
+    report(st.epoch + 1, row.get("val_score"))
     if score > st.best:
         st.best, st.bad_epochs = score, 0
         save("best.pt")
@@ -375,17 +399,13 @@ def _end_epoch(cfg: TrainConfig, model, sets, labels, norm, device, amp, st: Loo
     save("last.pt")
 
 
-def _finish_fold(cfg, fold, fold_dir, sets, labels, norm, device, amp, model, probe) -> dict[str, Any]:
+def _finish_fold(cfg, prep, fold, fold_dir, sets, labels, norm, device, amp, model, probe) -> dict[str, Any]:
     """Evaluate best.pt on the test side, write predictions, result.json and plots."""
     model.load_state_dict(load_checkpoint(fold_dir / "best.pt", device)["model"])
     pred = predict(model, sets["test"], norm, *labels["test"], cfg.data.task, device, amp)
-    test = compute_metrics(pred["y"], pred["mask"], pred["score"], pred["subjects"], cfg.data.labels, cfg.data.task)
-    np.savez(fold_dir / "test_predictions.npz", score=pred["score"], y=pred["y"], mask=pred["mask"],
-             subjects=np.asarray(pred["subjects"]))
     peak, kind = peak_memory_gb(device)
-    result = {"fold": fold.index, "test": test, "test_loss": pred["loss"], "n_test_windows": len(sets["test"]),
-              "n_train_windows": len(sets["train"]), "peak_memory_gb": peak, "peak_memory_kind": kind, **probe,
-              "test_subjects": sorted(set(pred["subjects"]))}
-    (fold_dir / "result.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    result = write_fold_result(cfg, prep, fold, fold_dir, sets["test"], pred,
+                               {"n_train_windows": len(sets["train"]), "peak_memory_gb": peak,
+                                "peak_memory_kind": kind, **probe})
     plot_fold(fold_dir)
     return result

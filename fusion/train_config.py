@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fusion.classic import CLASSIFIERS
 from fusion.model import FusionConfig
+from fusion.splits import SPLITS
 from pipeline.config_layers import layer_config
 from pipeline.errors import ConfigError
 
-FUSIONS = ("gated-xattn", "late", "prefix", "eeg-only")
-SPLITS = ("loso", "subject-kfold", "trial")
+FUSIONS = ("gated-xattn", "late", "prefix", "eeg-only", "classic")  # classic: fusion/classic.py, no network
+NORMALISE = ("train", "subject", "baseline")  # see fusion/normalise.py
 TASKS = ("binary", "regression")
 TOKENIZERS = ("conv", "patch")
 VIDEO_MIXERS = ("gru", "none")
@@ -51,9 +53,10 @@ class DataConfig:
     window_s: float = 4.0
     hop_s: float = 2.0
     split: str = "loso"
-    folds: int = 5                          # k for subject-kfold / trial; ignored by loso
+    folds: int = 5                          # k of every split but loso (within-subject: k per subject)
     max_folds: int | None = None            # run only the first N folds (quick looks, tests)
     val_subjects: int = 1                   # training subjects held out for early stopping (subject splits)
+    normalise: str = "train"                # train | subject (transductive) | baseline (pre-trial segment)
 
     @property
     def extractor_pins(self) -> dict[str, str]:
@@ -141,7 +144,8 @@ class TrainConfig:
         p: list[str] = []
         choices = {"model.fusion": FUSIONS, "data.split": SPLITS, "data.task": TASKS,
                    "model.eeg_tokenizer": TOKENIZERS, "optimisation.amp": AMP_MODES,
-                   "losses.distill_kind": DISTILL_KINDS, "model.video_mixer": VIDEO_MIXERS}
+                   "losses.distill_kind": DISTILL_KINDS, "model.video_mixer": VIDEO_MIXERS, "data.normalise": NORMALISE,
+                   "model.classic_model": CLASSIFIERS}
         for key, allowed in choices.items():
             if self.get(key) not in allowed:
                 p.append(f"{key}={self.get(key)!r} is not one of {list(allowed)}")
@@ -158,7 +162,9 @@ class TrainConfig:
             p.append(f"augment.modality_dropout must be in [0, 1), got {self.augment.modality_dropout}")
         if "eeg" not in d.modalities:
             p.append(f"data.modalities {list(d.modalities)} must include 'eeg' (the EEG branch gives the queries)")
-        if d.split in ("subject-kfold", "trial") and d.folds < 2:
+        if m.fusion == "classic" and d.task != "binary":
+            p.append("model.fusion='classic' (band power + logistic regression) needs data.task='binary'")
+        if d.split != "loso" and d.folds < 2:
             p.append(f"data.split={d.split} needs data.folds >= 2, got {d.folds}")
         if not d.labels:
             p.append("data.labels must name at least one label (e.g. valence)")
@@ -183,7 +189,7 @@ class TrainConfig:
     @property
     def input_modalities(self) -> tuple[str, ...]:
         """Modalities actually read: EEG-only models read no other stream (so their caches need not exist)."""
-        return ("eeg",) if self.model.fusion == "eeg-only" else self.data.modalities
+        return ("eeg",) if self.model.fusion in ("eeg-only", "classic") else self.data.modalities
 
     def to_dict(self) -> dict[str, Any]:
         """Nested JSON-able form (paths as strings, tuples as lists), as written to config.json."""

@@ -34,7 +34,7 @@ def test_help_lists_every_group(capsys) -> None:
     code, _ = run_cli("--help")
     text = capsys.readouterr().out + _
     assert code == 0
-    for group in ("synth", "manifest", "extract", "cache", "train", "eval"):
+    for group in ("synth", "manifest", "extract", "cache", "train", "eval", "compare", "report"):
         assert group in text
 
 
@@ -66,9 +66,12 @@ def test_train_two_steps_then_eval(demo: Path, tmp_path: Path) -> None:
     assert (run / "config.yaml").exists() and (run / "fingerprints.json").exists()
     fold = run / "fold0"
     assert (fold / "metrics.jsonl").read_text().strip() and list(fold.glob("*.png")) and (fold / "best.pt").exists()
-    code, out = run_cli("eval", str(run), "--json")
+    code, out = run_cli("eval", str(run), "--json", "--permutations", "50")
     result = json.loads(out[out.index("{"):])
-    assert code == 0 and "valence" in result["summary"]
+    assert code == 0 and "valence" in result["trial"] and "valence" in result["headline"]
+    assert (fold / "predictions.csv").exists()
+    code, out = run_cli("eval", str(fold / "best.pt"), "--json")
+    assert code == 0 and "valence" in json.loads(out[out.index("{"):])["summary"]
 
 
 def test_train_vram_budget_flag_probes_and_refuses(demo: Path, tmp_path: Path, capsys) -> None:

@@ -120,12 +120,13 @@ def test_cli_layers_yaml_and_set_onto_the_nested_config_and_eval_reads_it(tmp_pa
                               "eeg_tokenizer": "patch"}
     assert saved["optimisation"]["lr"] == 0.003 and saved["optimisation"]["max_steps"] == 1  # flags over YAML
     assert yaml.safe_load((run / "config.yaml").read_text()) == saved
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit) as exc:
-        main(["eval", str(run), "--json"])
-    assert exc.value.code in (0, None)
-    out = buf.getvalue()
-    assert "valence" in json.loads(out[out.index("{"):])["summary"]
+    for target, key in ((run, "trial"), (run / "fold0" / "best.pt", "summary")):  # tables; checkpoint re-run
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf), pytest.raises(SystemExit) as exc:
+            main(["eval", str(target), "--json", "--permutations", "50"])
+        assert exc.value.code in (0, None)
+        out = buf.getvalue()
+        assert "valence" in json.loads(out[out.index("{"):])[key]
 
 
 def test_eval_reads_a_checkpoint_written_before_the_nested_config(tmp_path: Path) -> None:
