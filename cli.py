@@ -13,13 +13,15 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
 from commandline.config_file import read_config_section
 from commandline.extraction import extract_every_modality, extract_from_options, video_extractor_name
 from commandline.guard import Settings, command, console, out, require_manifest
+from commandline.options import (CacheOpt, ConfigOpt, JsonOpt, ManifestOpt, OptionalManifestOpt, ProcessesOpt,
+                                 RecordingsOpt, SchedulerOpt, SetOpt, WorkersOpt)
 from commandline.results_views import print_comparison, print_evaluation, print_json, print_summary, training_progress
 from fusion.splits import SPLITS
 
@@ -30,24 +32,9 @@ manifest_app = typer.Typer(help="Check a manifest or build one from a dataset's 
 extract_app = typer.Typer(help="Stage one: run frozen extractors once and write the feature cache.", no_args_is_help=True)
 cache_app = typer.Typer(help="Inspect, verify and garbage-collect the feature cache.", no_args_is_help=True)
 train_app = typer.Typer(help="Stage two: train fusion models on the cached features.", no_args_is_help=True)
-app.add_typer(synth_app, name="synth")
-app.add_typer(manifest_app, name="manifest")
-app.add_typer(extract_app, name="extract")
-app.add_typer(cache_app, name="cache")
-app.add_typer(train_app, name="train")
-
-ManifestOpt = typer.Option(Path("data_manifest.yaml"), "--manifest", "-m", help="Manifest YAML.")
-# cache commands also work on a cache alone (--cache); a manifest that is named must exist
-OptionalManifestOpt = typer.Option(None, "--manifest", "-m", help="Manifest YAML (default: data_manifest.yaml if present).")
-CacheOpt = typer.Option(None, "--cache", help="Cache store (default: the manifest's 'cache', else cache.zarr beside it).")
-JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary.")
-ConfigOpt = typer.Option(None, "--config", help="YAML with a section per extractor/trainer; flags override it.")
-SetOpt = typer.Option(None, "--set", help="Override any config field: --set KEY=VALUE (repeatable).")
-SchedulerOpt = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT); 'sync' runs inline; default: a local cluster.")
-WorkersOpt = typer.Option(2, "--workers", help="Workers of the local Dask cluster (threads; processes with --processes).")
-ProcessesOpt = typer.Option(False, "--processes", help="Local Dask workers are processes (for GIL-bound extractors).")
-RecordingsOpt = typer.Option(None, "--recording", help="Only these recording ids (repeatable).")
-
+for _name, _group in (("synth", synth_app), ("manifest", manifest_app), ("extract", extract_app),
+                      ("cache", cache_app), ("train", train_app)):
+    app.add_typer(_group, name=_name)
 
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
@@ -117,8 +104,9 @@ def manifest_from(dataset: str = typer.Argument(..., help="deap | dreamer | amig
                   as_json: bool = JsonOpt) -> int:
     """Build a manifest from a public dataset's own layout."""
     from pipeline.adapters import build_manifest
+    from pipeline.adapters.bids import bids_options
 
-    options = _bids_options(trial_type, label_column, label_scale) if dataset == "bids" else {}
+    options = bids_options(trial_type, label_column, label_scale) if dataset == "bids" else {}
     report = build_manifest(dataset, root, output, threshold=threshold, threshold_inclusive=threshold_inclusive,
                             **options)
     if as_json:
@@ -133,28 +121,6 @@ def manifest_from(dataset: str = typer.Argument(..., help="deap | dreamer | amig
         for s in report.notes:
             console.print(f"  - note: {s}", highlight=False, soft_wrap=True)
     return 1 if report.skipped else 0
-
-
-def _bids_options(trial_types: Optional[list[str]], label_columns: Optional[list[str]],
-                  label_scales: Optional[list[str]]) -> dict[str, Any]:
-    from pipeline.errors import ConfigError
-
-    options: dict[str, Any] = {}
-    if trial_types:
-        options["trial_types"] = list(trial_types)
-    if label_columns:
-        options["label_columns"] = list(label_columns)
-    scales: dict[str, dict[str, float]] = {}
-    for item in label_scales or []:
-        try:
-            name, rng = item.split("=", 1)
-            parts = [float(x) for x in rng.split(":")]
-            scales[name] = {"min": parts[0], "max": parts[1], **({"threshold": parts[2]} if len(parts) > 2 else {})}
-        except (ValueError, IndexError):
-            raise ConfigError(f"--label-scale '{item}': expected NAME=MIN:MAX[:THRESHOLD], e.g. valence=1:9:5") from None
-    if scales:
-        options["label_scales"] = scales
-    return options
 
 
 # ------------------------------------------------------------------------------------ extract

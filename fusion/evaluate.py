@@ -24,7 +24,8 @@ from fusion.metrics import compute_metrics, format_table, summarise_folds, to_la
 from fusion.model import FusionModel, ModelInputs
 from fusion.normalise import Normaliser
 from fusion.splits import Fold
-from fusion.train import load_data, resolve_amp, resolve_device
+from fusion.device import resolve_amp, resolve_device
+from fusion.train import load_data
 from fusion.train_config import TrainConfig
 from pipeline.errors import ConfigError
 

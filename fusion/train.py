@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import resource
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import yaml
 from fusion import distributed as ddp
 from fusion.batches import BatchOrder, encode_labels
 from fusion.classic_fold import classic_fold
+from fusion.device import peak_memory_gb, resolve_amp, resolve_device
 from fusion.checkpoint import export_model, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from fusion.data import Prepared, prepare_data
 from fusion.distributed import DistributedContext
@@ -44,35 +44,10 @@ from fusion.splits import Fold, make_folds
 from fusion.train_config import OptimisationConfig, TrainConfig
 from fusion.steps import autocast, compute_losses, model_inputs, predict, teacher_dim, training_batch
 from pipeline.cache import FeatureCache
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, TrainingError
 from pipeline.manifest import load_manifest
 
 _log = logging.getLogger(__name__)
-
-
-class TrainingError(PipelineError):
-    """Training cannot go on (non-finite loss, memory budget exceeded)."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> cuda when available, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r} but CUDA is not available here. Use --device cpu or auto.")
-    return torch.device(name)
-
-
-def resolve_amp(amp: str, device: torch.device) -> str:
-    """"auto" -> bf16 on CUDA, off on CPU (CPU autocast is slower than float32 for these sizes)."""
-    return ("bf16" if device.type == "cuda" else "off") if amp == "auto" else amp
-
-
-def peak_memory_gb(device: torch.device) -> tuple[float, str]:
-    """Peak memory so far: CUDA max allocated on GPU, else the process's peak RSS (GiB)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30, "cuda_max_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "peak_rss"
 
 
 def warmup_cosine(total: int, warmup_frac: float):

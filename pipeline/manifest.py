@@ -292,7 +292,7 @@ def load_manifest(path: str | Path, check_files: bool = True) -> Manifest:
     """Read and validate a manifest YAML file."""
     path = Path(path)
     if not path.exists():
-        raise ManifestError([f"file not found. Pass --manifest PATH or create it (cli synth demo writes one)."], str(path))
+        raise ManifestError(["file not found. Pass --manifest PATH or create it (cli synth demo writes one)."], str(path))
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

@@ -21,7 +21,7 @@ from pipeline.cache import FeatureCache
 from pipeline.claims import EntryClaims
 from pipeline.current import current_groups, mark_current  # noqa: F401  (current_groups re-exported)
 from pipeline.derived import LINEAGE_KEY, lineage, plan_derived, resolve_upstream, upstream_identity
-from pipeline.errors import ExtractionError, PipelineError
+from pipeline.errors import PipelineError
 from pipeline.extractors.base import get_extractor
 from pipeline.fingerprint import InputHasher, canonical_json, group_identity
 from pipeline.inputs import entry_matches, hash_memo_path, input_files, stream_key, stream_settings

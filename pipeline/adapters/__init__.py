@@ -38,7 +38,7 @@ def build_manifest(dataset: str, root: Path, output: Path, threshold: float | No
         raise ConfigError(f"unknown dataset '{dataset}'. Valid names: {', '.join(ADAPTERS)}.") from None
     root = Path(root)
     if not root.is_dir():
-        raise ManifestError([f"dataset root not found or not a folder. Pass the folder you downloaded."], str(root))
+        raise ManifestError(["dataset root not found or not a folder. Pass the folder you downloaded."], str(root))
     module = importlib.import_module(module_name)
     check_threshold_rule({**module.LABEL_SCALES, **options.get("label_scales", {})}, threshold)
     draft = ManifestDraft(dataset, root, {name: dict(scale) for name, scale in module.LABEL_SCALES.items()})

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.adapters.draft import ManifestDraft
+from pipeline.errors import ConfigError
 from pipeline.manifest import EXTENSION_FORMATS
 
 LABEL_SCALES: dict[str, dict[str, float]] = {}
@@ -149,3 +150,25 @@ def build(root: Path, draft: ManifestDraft, trial_types: tuple[str, ...] = (),
             draft.add({**record, "labels": {}, "modalities": _streams(draft, Path(bp.fpath), info, {})})
     if not paths:
         draft.skip(f"{root}: no EEG-BIDS recordings (sub-*/[ses-*/]eeg/*_eeg.*) found.")
+
+
+def bids_options(trial_types: list[str] | None, label_columns: list[str] | None,
+                label_scales: list[str] | None) -> dict[str, Any]:
+    """``build`` options from ``cli manifest from bids`` flags; NAME=MIN:MAX[:THRESHOLD] label scales."""
+
+    options: dict[str, Any] = {}
+    if trial_types:
+        options["trial_types"] = list(trial_types)
+    if label_columns:
+        options["label_columns"] = list(label_columns)
+    scales: dict[str, dict[str, float]] = {}
+    for item in label_scales or []:
+        try:
+            name, rng = item.split("=", 1)
+            parts = [float(x) for x in rng.split(":")]
+            scales[name] = {"min": parts[0], "max": parts[1], **({"threshold": parts[2]} if len(parts) > 2 else {})}
+        except (ValueError, IndexError):
+            raise ConfigError(f"--label-scale '{item}': expected NAME=MIN:MAX[:THRESHOLD], e.g. valence=1:9:5") from None
+    if scales:
+        options["label_scales"] = scales
+    return options

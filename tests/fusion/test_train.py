@@ -12,7 +12,8 @@ import fusion.train as train_mod
 from fusion.checkpoint import load_checkpoint
 from fusion.train_config import TrainConfig
 from fusion.evaluate import evaluate
-from fusion.train import TrainingError, train
+from fusion.train import train
+from pipeline.errors import TrainingError
 from pipeline.errors import ConfigError
 from tests.fusion import synthetic as syn
 
