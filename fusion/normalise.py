@@ -9,7 +9,8 @@ subject and channel. Where the EEG statistics come from is the run's ``normalise
   all of its windows, labels unused. This is *transductive*: the test subject's unlabelled EEG is
   used before testing (as in calibration sessions), which removes per-person offsets and gains.
 - ``baseline``: every recording relative to its own pre-trial baseline segment (an EEG stream of
-  the recording with ``options.part: baseline``, as the DEAP and DREAMER adapters can write),
+  the recording with ``options.part: baseline``; DEAP's and DREAMER's container readers read that
+  part, and docs/datasets.md shows the stream to add to the manifest),
   which removes offsets that drift between trials as well as between people.
 
 Other streams keep training-side statistics in every mode. Audio frame features and ECG per-beat features have units (Hz, dB,
@@ -155,8 +156,8 @@ def baseline_stats(recordings: list[RecordingFeatures],
     if missing:
         raise ConfigError(f"normalise=baseline: {len(missing)} recording(s) have no pre-trial baseline EEG "
                           f"(e.g. {missing[:3]}). Add an EEG stream with 'options: {{part: baseline}}' to those "
-                          "recordings in the manifest (the DEAP and DREAMER adapters can), extract it with "
-                          "`cli extract eeg`, or use --normalise train or subject.")
+                          "recordings in the manifest (DEAP and DREAMER containers hold one; docs/datasets.md shows "
+                          "how), extract it with `cli extract eeg`, or use --normalise train or subject.")
     return out
 
 
