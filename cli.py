@@ -279,6 +279,23 @@ def extract_eeg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
     _extract_command("eeg", "eeg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
 
 
+@extract_app.command("eeg-bands")
+def extract_eeg_bands(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
+                      bands: Optional[str] = typer.Option(None, help="NAME:LOW-HIGH,... in Hz (default theta:4-8,alpha:8-14,beta:14-31,gamma:31-49)."),
+                      window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length, s (default 1)."),
+                      hop_s: Optional[float] = typer.Option(None, "--hop-s", help="Window hop, s (default 1: no overlap)."),
+                      order: Optional[int] = typer.Option(None, help="Butterworth order (default 5)."),
+                      filter_: Optional[str] = typer.Option(None, "--filter", help="window-lfilter (TorchEEG's) | trial-sosfiltfilt"),
+                      log: Optional[str] = typer.Option(None, help="log2 (TorchEEG's) | ln"),
+                      config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                      scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
+                      recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
+    """Band differential entropy per fixed window (TorchEEG's BandDifferentialEntropy) into the cache."""
+    flags = {"bands": bands, "window_s": window_s, "hop_s": hop_s, "order": order, "filter": filter_, "log": log}
+    _extract_command("eeg-bands", "eeg-bands", manifest, cache, config, flags, set_, scheduler, workers, recording,
+                     as_json, processes)
+
+
 @extract_app.command("ecg")
 def extract_ecg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
                 method: Optional[str] = typer.Option(None, help="NeuroKit2 R-peak method (default pantompkins1985)."),

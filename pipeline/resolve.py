@@ -59,12 +59,23 @@ def _tuples(cfg: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
 
 
+def _default_input(extractor: str) -> bool:
+    from pipeline.extractors.base import get_extractor
+
+    try:
+        return bool(getattr(get_extractor(extractor), "fusion_input", True))
+    except Exception:  # an extractor unknown today: let the stale check below name the problem
+        return True
+
+
 def resolve_group(cache: FeatureCache, modality: str, extractor: str | None = None,
                   manifest: Manifest | None = None, streams: list[str] | None = None) -> GroupInfo:
     """The current, fresh and complete group for a modality; CacheError naming the fix otherwise."""
     from pipeline.run import current_groups
 
     current = current_groups(cache).get(modality, {})
+    if extractor is None:  # windowed feature groups (eeg-bands) are read only when asked for by name
+        current = {name: path for name, path in current.items() if _default_input(name)}
     if extractor is not None:
         path = current.get(extractor)
     else:
