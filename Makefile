@@ -37,14 +37,14 @@ bench: $(STAMP)
 # TorchEEG 1.1.3 in its own venv (it pins scipy<=1.10.1 and brings Lightning; not an eegavi
 # dependency). torch first, pinned, so the resolver never fetches a CUDA build. eegavi goes in
 # without its dependencies (they would clash with TorchEEG's scipy pin); the cache reader needs
-# only zarr and pyyaml on top. Used by `python bench/peer_torcheeg.py` (see BENCHMARKS.md).
+# only zarr, pyyaml and pydantic on top. Used by `python bench/peer_torcheeg.py` (see BENCHMARKS.md).
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 
 $(PEERS_STAMP): bench/peers-constraints.txt
 	$(PY) -m venv $(PEERS)
 	$(PEERS)/bin/pip install --quiet torch==2.13.0
-	$(PEERS)/bin/pip install --quiet -c bench/peers-constraints.txt torcheeg==1.1.3 "zarr>=3.0,<4" pyyaml psutil
+	$(PEERS)/bin/pip install --quiet --prefer-binary -c bench/peers-constraints.txt torcheeg==1.1.3 "zarr>=3.0,<4" pyyaml psutil "pydantic>=2.7"
 	$(PEERS)/bin/pip install --quiet --no-deps -e .
 	touch $(PEERS_STAMP)
 

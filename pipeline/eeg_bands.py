@@ -14,6 +14,8 @@ Kept free of the cache and of MNE so stage two's classic baseline can reuse it o
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import signal
 
@@ -51,13 +53,19 @@ def band_de(data: np.ndarray, sfreq: float, bands: tuple[Band, ...] = DEFAULT_BA
     starts = window_starts(data.shape[-1], win, hop)
     idx = starts[:, None] + np.arange(win)[None, :]                     # (W, win)
     out = np.empty((len(starts), data.shape[0], len(bands)))           # (W, C, B)
+    windows = data[:, idx].transpose(1, 0, 2) if method == "window-lfilter" else None   # (W, C, win)
     for b, (_, low, high) in enumerate(bands):
-        if method == "window-lfilter":
-            num, den = signal.butter(order, [low, high], btype="band", fs=sfreq)
-            windows = data[:, idx].transpose(1, 0, 2)                    # (W, C, win)
+        if windows is not None:
+            num, den = _butter(order, low, high, sfreq, "ba")
             filtered = signal.lfilter(num, den, windows, axis=-1)
         else:
-            sos = signal.butter(order, [low, high], btype="band", fs=sfreq, output="sos")
+            sos = _butter(order, low, high, sfreq, "sos")
             filtered = signal.sosfiltfilt(sos, data, axis=-1)[:, idx].transpose(1, 0, 2)
         out[:, :, b] = differential_entropy(filtered, log)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _butter(order: int, low: float, high: float, sfreq: float, output: str):
+    """Butterworth band-pass design, cached: designing costs more than filtering one trial's band."""
+    return signal.butter(order, [low, high], btype="band", fs=sfreq, output=output)
