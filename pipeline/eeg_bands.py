@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy import signal
 
 Band = tuple[str, float, float]
 DEFAULT_BANDS: tuple[Band, ...] = (("theta", 4.0, 8.0), ("alpha", 8.0, 14.0), ("beta", 14.0, 31.0),
@@ -47,6 +46,8 @@ def band_de(data: np.ndarray, sfreq: float, bands: tuple[Band, ...] = DEFAULT_BA
     data: (C, N) one trial, any unit (DE shifts by log(scale)); returns (W, C, B) float64 for the
     ``W`` full windows of ``win`` samples every ``hop`` samples, in the order of ``bands``.
     """
+    from scipy import signal  # here, not at the top: the extractor registry is imported by every command
+
     if method not in FILTERS:
         raise ValueError(f"unknown filter '{method}'; choose one of {FILTERS}")
     data = np.asarray(data, dtype=np.float64)
@@ -68,4 +69,6 @@ def band_de(data: np.ndarray, sfreq: float, bands: tuple[Band, ...] = DEFAULT_BA
 @functools.lru_cache(maxsize=64)
 def _butter(order: int, low: float, high: float, sfreq: float, output: str):
     """Butterworth band-pass design, cached: designing costs more than filtering one trial's band."""
+    from scipy import signal
+
     return signal.butter(order, [low, high], btype="band", fs=sfreq, output=output)
