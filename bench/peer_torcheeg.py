@@ -130,6 +130,7 @@ def truth_error(data: Path, keys: np.ndarray, de: np.ndarray, bands: dict) -> fl
 
 def measure(sides: Sides, seed: int) -> dict:
     r: dict = {"eegavi": {}, "torcheeg": {}}
+    _log.info("partial results are saved to %s after each stage", sides.work / "results.json")
     e, t = r["eegavi"], r["torcheeg"]
     e["manifest_s"] = _checked(sides.manifest_from_deap(), "cli manifest from deap").wall_s
     _log.info("(a) first builds")
@@ -137,11 +138,13 @@ def measure(sides: Sides, seed: int) -> dict:
     e["build"] = {"wall_s": first.wall_s + e["manifest_s"], "peak_rss": first.peak_rss, **_summary(first)}
     tfirst = _checked(sides.torcheeg("build", "clean-io"), "TorchEEG build")
     t["build"] = {"wall_s": tfirst.wall_s, "peak_rss": tfirst.peak_rss, **tfirst.json()}
+    _save(sides, r)
     _log.info("(b) no-op rebuilds")
     noop = _checked(sides.eegavi("clean.zarr"), "eegavi no-op")
     e["noop"] = {"wall_s": noop.wall_s, **_summary(noop)}
     tnoop = _checked(sides.torcheeg("build", "clean-io"), "TorchEEG no-op")
     t["noop"] = {"wall_s": tnoop.wall_s, **tnoop.json()}
+    _save(sides, r)
     _log.info("(f) agreement")
     ekeys, ede, clean_group = sides.eegavi_windows("clean.zarr", first.json()["group"])
     tkeys, tde = sides.torcheeg_windows("clean-io")
@@ -153,6 +156,7 @@ def measure(sides: Sides, seed: int) -> dict:
     _log.info("(d) bytes on disk")
     e["bytes"] = disk_bytes(sides.work / "clean.zarr" / clean_group)
     t["bytes"] = disk_bytes(sides.work / "clean-io")
+    _save(sides, r)
     _log.info("(c) one band edge changed")
     changed = _checked(sides.eegavi("clean.zarr", CHANGED), "eegavi after band change")
     ckeys, cde, new_group = sides.eegavi_windows("clean.zarr", changed.json()["group"])
@@ -164,6 +168,7 @@ def measure(sides: Sides, seed: int) -> dict:
     t["changed"] = {"wall_s": tchanged.wall_s, **tchanged.json(), "rebuilt": tchanged.json()["processed"],
                     "stale": stale_windows(tkeys, tde, tckeys, tcde), "windows": len(tckeys),
                     "truth": truth_error(sides.data, tckeys, tcde, CHANGED)}
+    _save(sides, r)
     _log.info("(e) kill and rerun")
     rng = random.Random(seed)
     for side, res in ((e, first), (t, tfirst)):
@@ -187,14 +192,19 @@ def measure(sides: Sides, seed: int) -> dict:
     else:
         t["kill"].update({"error": trerun.stderr.strip().splitlines()[-1][:300], "missing": len(tkeys),
                           "duplicated": 0, "differing": 0})
+    _save(sides, r)
     _log.info("interop: TorchEEG CCNN on eegavi's cache")
     r["interop"] = sides_interop(sides, clean_group)
     return r
 
 
+def _save(sides: Sides, r: dict) -> None:
+    (sides.work / "results.json").write_text(json.dumps(r, indent=1))
+
+
 def sides_interop(sides: Sides, group: str) -> dict:
     res = run([str(sides.peer), "bench/torcheeg_side.py", "interop", "--cache", str(sides.work / "clean.zarr"),
-               "--manifest", str(sides.manifest), "--group", group, "--subjects", "2"], cwd=REPO)
+               "--manifest", str(sides.manifest), "--group", group, "--subjects", "1"], cwd=REPO)
     return res.json() if res.rc == 0 else {"error": res.stderr.strip()[-500:]}
 
 
@@ -248,7 +258,7 @@ def table(r: dict) -> str:
         lines.append(f"Interop (TorchEEG CCNN from eegavi's cache): FAILED: {it['error']}")
     else:
         lines.append(f"Interop: TorchEEG's `CCNN` trained one epoch ({it['batches']} batches, {it['windows']:,} "
-                     f"windows of subjects 1-{it['subjects']}) from eegavi's cache in the TorchEEG venv: loss {it['first_loss']:.3f} -> "
+                     f"windows of {_first_subjects(it['subjects'])}) from eegavi's cache in the TorchEEG venv: loss {it['first_loss']:.3f} -> "
                      f"{it['last_loss']:.3f}, train accuracy {it['train_accuracy']:.2f}, {it['seconds']:.1f} s.")
     return "\n".join(lines)
 
@@ -278,6 +288,10 @@ no-op wall time of both tools is mostly interpreter start and imports; "in the c
 library call alone (eegavi's `extract()`; TorchEEG's `DEAPDataset(...)` constructor). Features
 agree to float32 precision: eegavi stores float32, TorchEEG pickles float64 per window; TorchEEG's
 folder also holds one raw 3 s baseline average per trial and an info.csv per subject."""
+
+
+def _first_subjects(n: int | None) -> str:
+    return "every subject" if not n else "subject 1" if n == 1 else f"subjects 1-{n}"
 
 
 def _kill_cell(k: dict) -> str:
@@ -336,7 +350,9 @@ def _setting(args: argparse.Namespace) -> str:
     return (f"{args.subjects} subjects x 40 trials of the preprocessed-DEAP layout (`bench/deap_synth.py`: "
             f"40 channels x 8,064 samples, float64, Python-2-style protocol-2 pickles), 1 s windows without overlap "
             f"after the 3 s baseline ({args.subjects * 40 * 60:,} windows), band DE of theta/alpha/beta/gamma on "
-            f"the 32 EEG channels, {args.workers} local workers on each side (eegavi: threads of its Dask local cluster; TorchEEG: joblib processes).")
+            f"the 32 EEG channels, {args.workers} local workers on each side (eegavi: threads of its Dask local cluster; TorchEEG: joblib processes), "
+            f"on the 2 shared CPU cores of the development machine with other jobs running: absolute times are noisy, "
+            f"ratios come from the same run.")
 
 
 def _link_subjects(root: Path, folder: Path, n: int) -> None:

@@ -27,11 +27,16 @@ class Measured:
 
     def json(self) -> dict:
         """The JSON object the command printed (the whole stdout, or its last line)."""
-        text = self.stdout.strip()
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return json.loads(text.splitlines()[-1])
+        text = self.stdout
+        lines = [ln for ln in text.splitlines() if ln.startswith("{")]
+        candidates = [text.strip(), lines[-1] if lines else "", text[text.find("{"):text.rfind("}") + 1]]
+        for candidate in candidates:
+            try:
+                return json.loads(candidate)
+            except json.JSONDecodeError:
+                continue
+        raise RuntimeError(f"no JSON object in the command's output; stdout: {text[-2000:]!r}; "
+                           f"stderr: {self.stderr[-2000:]!r}")
 
 
 def _tree_rss(proc: psutil.Process) -> int:
