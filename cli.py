@@ -262,38 +262,36 @@ def _extract_command(name: str, section: str, manifest: Path, cache: Optional[st
 
 @extract_app.command("eeg")
 def extract_eeg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
-                sfreq: Optional[float] = typer.Option(None, help="Target rate in Hz (default 128)."),
-                l_freq: Optional[float] = typer.Option(None, "--l-freq", help="High-pass edge in Hz (default 0.5)."),
-                h_freq: Optional[float] = typer.Option(None, "--h-freq", help="Low-pass edge in Hz (default 45)."),
-                notch: Optional[str] = typer.Option(None, help="Notch frequencies, comma-separated (default 50)."),
-                reference: Optional[str] = typer.Option(None, help="'average', 'none' or a channel name."),
-                nan_policy: Optional[str] = typer.Option(None, "--nan-policy", help="interpolate | reject"),
-                flat_policy: Optional[str] = typer.Option(None, "--flat-policy", help="reject | keep"),
-                min_duration_s: Optional[float] = typer.Option(None, "--min-duration-s", help="Shortest usable recording."),
+                features: str = typer.Option("signal", "--features", help="signal: the preprocessed continuous EEG (stage two's input); bands: band differential entropy per window (extractor eeg-bands, TorchEEG's BandDifferentialEntropy)."),
+                sfreq: Optional[float] = typer.Option(None, help="signal: target rate in Hz (default 128)."),
+                l_freq: Optional[float] = typer.Option(None, "--l-freq", help="signal: high-pass edge in Hz (default 0.5)."),
+                h_freq: Optional[float] = typer.Option(None, "--h-freq", help="signal: low-pass edge in Hz (default 45)."),
+                notch: Optional[str] = typer.Option(None, help="signal: notch frequencies, comma-separated (default 50)."),
+                reference: Optional[str] = typer.Option(None, help="signal: 'average', 'none' or a channel name."),
+                nan_policy: Optional[str] = typer.Option(None, "--nan-policy", help="signal: interpolate | reject"),
+                flat_policy: Optional[str] = typer.Option(None, "--flat-policy", help="signal: reject | keep"),
+                min_duration_s: Optional[float] = typer.Option(None, "--min-duration-s", help="signal: shortest usable recording."),
+                bands: Optional[str] = typer.Option(None, help="bands: NAME:LOW-HIGH,... in Hz (default theta:4-8,alpha:8-14,beta:14-31,gamma:31-49)."),
+                window_s: Optional[float] = typer.Option(None, "--window-s", help="bands: window length, s (default 1)."),
+                hop_s: Optional[float] = typer.Option(None, "--hop-s", help="bands: window hop, s (default 1: no overlap)."),
+                order: Optional[int] = typer.Option(None, help="bands: Butterworth order (default 5)."),
+                filter_: Optional[str] = typer.Option(None, "--filter", help="bands: window-lfilter (TorchEEG's) | trial-sosfiltfilt"),
+                log: Optional[str] = typer.Option(None, help="bands: log2 (TorchEEG's) | ln"),
                 config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                 scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
                 recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
-    """Preprocess EEG with MNE (filter, notch, re-reference, resample) into the cache."""
-    flags = {"sfreq": sfreq, "l_freq": l_freq, "h_freq": h_freq, "notch_hz": notch, "reference": reference,
-             "nan_policy": nan_policy, "flat_policy": flat_policy, "min_duration_s": min_duration_s}
-    _extract_command("eeg", "eeg", manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
-
-
-@extract_app.command("eeg-bands")
-def extract_eeg_bands(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
-                      bands: Optional[str] = typer.Option(None, help="NAME:LOW-HIGH,... in Hz (default theta:4-8,alpha:8-14,beta:14-31,gamma:31-49)."),
-                      window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length, s (default 1)."),
-                      hop_s: Optional[float] = typer.Option(None, "--hop-s", help="Window hop, s (default 1: no overlap)."),
-                      order: Optional[int] = typer.Option(None, help="Butterworth order (default 5)."),
-                      filter_: Optional[str] = typer.Option(None, "--filter", help="window-lfilter (TorchEEG's) | trial-sosfiltfilt"),
-                      log: Optional[str] = typer.Option(None, help="log2 (TorchEEG's) | ln"),
-                      config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
-                      scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
-                      recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> None:
-    """Band differential entropy per fixed window (TorchEEG's BandDifferentialEntropy) into the cache."""
-    flags = {"bands": bands, "window_s": window_s, "hop_s": hop_s, "order": order, "filter": filter_, "log": log}
-    _extract_command("eeg-bands", "eeg-bands", manifest, cache, config, flags, set_, scheduler, workers, recording,
-                     as_json, processes)
+    """Preprocess EEG with MNE (filter, notch, re-reference, resample), or band DE per window, into the cache."""
+    signal = {"sfreq": sfreq, "l_freq": l_freq, "h_freq": h_freq, "notch_hz": notch, "reference": reference,
+              "nan_policy": nan_policy, "flat_policy": flat_policy, "min_duration_s": min_duration_s}
+    band = {"bands": bands, "window_s": window_s, "hop_s": hop_s, "order": order, "filter": filter_, "log": log}
+    chosen = {"signal": ("eeg", signal, band), "bands": ("eeg-bands", band, signal)}.get(features)
+    if chosen is None:
+        _fail(ValueError(f"--features '{features}': choose signal or bands."))
+    name, flags, other = chosen
+    stray = [k for k, v in other.items() if v is not None]
+    if stray:
+        _fail(ValueError(f"option(s) {stray} do not apply to --features {features}; drop them or change --features."))
+    _extract_command(name, name, manifest, cache, config, flags, set_, scheduler, workers, recording, as_json, processes)
 
 
 @extract_app.command("ecg")

@@ -34,7 +34,7 @@ class BandWindows:
         complete = fc.complete_entries(self.group_path)
         if not complete:
             raise CacheError(f"{cache}: group '{self.group_path}' has no complete entry. Check the group path "
-                             f"(`cli cache ls -m {manifest}`) or build it with `cli extract eeg-bands`.")
+                             f"(`cli cache ls -m {manifest}`) or build it with `cli extract eeg --features bands`.")
         keys, de, labels = [], [], []
         for rec in m.recordings:
             for stream in rec.streams_of("eeg"):
@@ -72,7 +72,7 @@ def _only_band_group(fc: FeatureCache, cache: str | Path, manifest: str | Path) 
     paths = [g.path for g in fc.groups("eeg") if g.extractor == "eeg-bands"]
     if len(paths) != 1:
         raise CacheError(f"{cache}: {len(paths)} eeg-bands groups ({paths}); pass the one to read as `group`. "
-                         f"Build one with `cli extract eeg-bands -m {manifest}`.")
+                         f"Build one with `cli extract eeg --features bands -m {manifest}`.")
     return paths[0]
 
 

@@ -7,7 +7,7 @@ Both tools turn ``data_preprocessed_python/sNN.dat`` into band differential entr
 beta, gamma per EEG channel) of 1 s windows without overlap after the 3 s baseline, cached, with 2
 local workers: TorchEEG through ``DEAPDataset(offline_transform=BandDifferentialEntropy(),
 io_path=..., num_worker=2)`` in its own venv, eegavi through ``cli manifest from deap`` and
-``cli extract eeg-bands --workers 2`` in this one. Measured: (a) first build time and peak RSS,
+``cli extract eeg --features bands --workers 2`` in this one. Measured: (a) first build time and peak RSS,
 (b) no-op rebuild, (c) one band edge changed (alpha 8-14 -> 8-13 Hz): rebuild? stale windows?,
 (d) bytes on disk, (e) SIGKILL at a random moment, rerun, windows missing/duplicated/differing
 from the clean build, (f) agreement of the two tools' features, and the interop check (TorchEEG's
@@ -59,7 +59,7 @@ class Sides:
                    cwd=REPO)
 
     def eegavi(self, cache: str, bands: dict = BANDS, kill_after_s: float | None = None) -> Measured:
-        return run([sys.executable, "cli.py", "extract", "eeg-bands", "-m", str(self.manifest), "--cache",
+        return run([sys.executable, "cli.py", "extract", "eeg", "--features", "bands", "-m", str(self.manifest), "--cache",
                     str(self.work / cache), "--workers", str(self.workers), "--bands",
                     _bands_flag(bands), "--json"], cwd=REPO, kill_after_s=kill_after_s)
 

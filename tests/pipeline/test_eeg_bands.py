@@ -88,7 +88,8 @@ def test_generator_writes_the_real_layout(deap_tiny) -> None:
 
 def _extract(manifest, cache, *flags: str) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["extract", "eeg-bands", "-m", str(manifest), "--cache", str(cache), "--scheduler", "sync", *flags])
+        main(["extract", "eeg", "--features", "bands", "-m", str(manifest), "--cache", str(cache), "--scheduler", "sync",
+              *flags])
     assert exit_.value.code == 0
 
 
@@ -129,8 +130,18 @@ def test_band_groups_are_not_stage_two_default_eeg(deap_tiny) -> None:
 def test_window_not_whole_samples_names_the_fix(deap_tiny) -> None:
     root, manifest = deap_tiny
     with pytest.raises(SystemExit) as exit_:
-        main(["extract", "eeg-bands", "-m", str(manifest), "--cache", str(root / "c.zarr"), "--scheduler", "sync",
+        main(["extract", "eeg", "--features", "bands", "-m", str(manifest), "--cache", str(root / "c.zarr"), "--scheduler", "sync",
               "--window-s", "0.013", "--json"])
     assert exit_.value.code == 1
     log = (root / "c.failures.jsonl").read_text()
     assert "not a whole number of samples" in log and ExtractionError.__name__ in log
+
+
+def test_options_of_the_other_feature_kind_are_refused(deap_tiny, capsys) -> None:
+    root, manifest = deap_tiny
+    with pytest.raises(SystemExit) as exit_:
+        main(["extract", "eeg", "--features", "bands", "-m", str(manifest), "--cache", str(root / "c.zarr"),
+              "--sfreq", "256"])
+    assert exit_.value.code == 2
+    assert "sfreq" in capsys.readouterr().err
+    assert not (root / "c.zarr").exists()
