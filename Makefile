@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 EEGAVI_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo demo-vate test install bench clean gpu-kit
+.PHONY: demo demo-vate test install bench clean gpu-kit bench-peers
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,22 @@ test: $(STAMP)
 bench: $(STAMP)
 	EEGAVI_DATA=$${EEGAVI_DATA:-$(EEGAVI_DATA)} $(BIN)/python -m bench.cache_rerun
 
+# TorchEEG 1.1.3 in its own venv (it pins scipy<=1.10.1 and brings Lightning; not an eegavi
+# dependency). torch first, pinned, so the resolver never fetches a CUDA build. eegavi goes in
+# without its dependencies (they would clash with TorchEEG's scipy pin); the cache reader needs
+# only zarr, pyyaml and pydantic on top. Used by `python bench/peer_torcheeg.py` (see BENCHMARKS.md).
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP): bench/peers-constraints.txt
+	$(PY) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet torch==2.13.0
+	$(PEERS)/bin/pip install --quiet --prefer-binary -c bench/peers-constraints.txt torcheeg==1.1.3 "zarr>=3.0,<4" pyyaml psutil "pydantic>=2.7"
+	$(PEERS)/bin/pip install --quiet --no-deps -e .
+	touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)
+
 # Wheels the GPU machine's image lacks (its python3 is 3.12 and has torch and transformers), and
 # the benchmark video, for `bash bench/gpu_checks.sh` there (see that script).
 GPU_WHEELS := av==18.1.0 pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 \
@@ -70,4 +86,4 @@ gpu-kit:
 	@du -sh .gpu
 
 clean:
-	rm -rf $(VENV) data/demo runs *.egg-info
+	rm -rf $(VENV) $(PEERS) data/demo runs *.egg-info

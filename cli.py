@@ -8,7 +8,6 @@ returns its exit code, and a library error is one sentence and exit 2 (`--debug`
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -18,8 +17,9 @@ from typing import Optional
 import typer
 
 from commandline.config_file import read_config_section
-from commandline.extraction import extract_every_modality, extract_from_options, video_extractor_name
+from commandline.extraction import eeg_extractor_name, extract_every_modality, extract_from_options, video_extractor_name
 from commandline.guard import Settings, command, console, out, require_manifest
+from commandline.manifest_views import print_adapter_report, print_manifest_check
 from commandline.options import (CacheOpt, ConfigOpt, JsonOpt, ManifestOpt, OptionalManifestOpt, ProcessesOpt,
                                  RecordingsOpt, SchedulerOpt, SetOpt, WorkersOpt)
 from commandline.results_views import print_comparison, print_evaluation, print_json, print_summary, training_progress
@@ -66,29 +66,8 @@ def synth_demo(out_dir: Path = typer.Option(Path("data/demo"), "--out", help="Ou
 @command
 def manifest_check(manifest: Path = ManifestOpt, as_json: bool = JsonOpt) -> int:
     """Validate a manifest and report every problem at once."""
-    from pipeline.cache_inventory import streams_per_modality
-    from pipeline.errors import ManifestError
-    from pipeline.manifest import load_manifest
-
     require_manifest(manifest)  # a missing file is a usage error (2), not a manifest with problems (1)
-    try:
-        m = load_manifest(manifest)
-    except ManifestError as e:
-        if as_json:
-            out.print_json(json.dumps({"ok": False, "problems": e.problems}))
-        else:
-            console.print(f"[bold red]{e.source}: {len(e.problems)} problem(s)[/]")
-            for p in e.problems:
-                console.print(f"  - {p}", highlight=False, soft_wrap=True)
-        return 1
-    kinds = streams_per_modality(m)
-    summary = {"ok": True, "recordings": len(m.recordings), "subjects": len(m.subjects()), "streams": kinds,
-               "cache": str(m.cache)}
-    if as_json:
-        out.print_json(json.dumps(summary))
-    else:
-        out.print(f"{manifest}: OK, {summary['recordings']} recordings, {summary['subjects']} subjects, streams {kinds}")
-    return 0
+    return print_manifest_check(manifest, as_json)
 
 
 @manifest_app.command("from")
@@ -109,17 +88,7 @@ def manifest_from(dataset: str = typer.Argument(..., help="deap | dreamer | amig
     options = bids_options(trial_type, label_column, label_scale) if dataset == "bids" else {}
     report = build_manifest(dataset, root, output, threshold=threshold, threshold_inclusive=threshold_inclusive,
                             **options)
-    if as_json:
-        out.print_json(json.dumps(report.to_dict()))
-    else:
-        out.print(f"wrote {output}: {report.recordings} recordings; {len(report.skipped)} skipped, "
-                  f"{len(report.excluded)} excluded by the dataset's own documentation")
-        for s in report.skipped:
-            console.print(f"  - skipped: {s}", highlight=False, soft_wrap=True)
-        for s in report.excluded:
-            console.print(f"  - excluded: {s}", highlight=False, soft_wrap=True)
-        for s in report.notes:
-            console.print(f"  - note: {s}", highlight=False, soft_wrap=True)
+    print_adapter_report(report, output, as_json)
     return 1 if report.skipped else 0
 
 
@@ -129,19 +98,26 @@ def manifest_from(dataset: str = typer.Argument(..., help="deap | dreamer | amig
 @extract_app.command("eeg")
 @command
 def extract_eeg(manifest: Path = ManifestOpt, cache: Optional[str] = CacheOpt,
-                sfreq: Optional[float] = typer.Option(None, help="Target rate in Hz (default 128)."),
-                l_freq: Optional[float] = typer.Option(None, "--l-freq", help="High-pass edge in Hz (default 0.5)."),
-                h_freq: Optional[float] = typer.Option(None, "--h-freq", help="Low-pass edge in Hz (default 45)."),
-                notch_hz: Optional[str] = typer.Option(None, "--notch-hz", "--notch", help="Notch frequencies, comma-separated (default 50)."),
-                reference: Optional[str] = typer.Option(None, help="'average', 'none' or a channel name."),
-                nan_policy: Optional[str] = typer.Option(None, "--nan-policy", help="interpolate | reject"),
-                flat_policy: Optional[str] = typer.Option(None, "--flat-policy", help="reject | keep"),
-                min_duration_s: Optional[float] = typer.Option(None, "--min-duration-s", help="Shortest usable recording."),
+                features: str = typer.Option("signal", "--features", help="signal: the preprocessed continuous EEG (stage two's input); bands: band differential entropy per window (extractor eeg-bands, TorchEEG's BandDifferentialEntropy)."),
+                sfreq: Optional[float] = typer.Option(None, help="signal: target rate in Hz (default 128)."),
+                l_freq: Optional[float] = typer.Option(None, "--l-freq", help="signal: high-pass edge in Hz (default 0.5)."),
+                h_freq: Optional[float] = typer.Option(None, "--h-freq", help="signal: low-pass edge in Hz (default 45)."),
+                notch_hz: Optional[str] = typer.Option(None, "--notch-hz", "--notch", help="signal: notch frequencies, comma-separated (default 50)."),
+                reference: Optional[str] = typer.Option(None, help="signal: 'average', 'none' or a channel name."),
+                nan_policy: Optional[str] = typer.Option(None, "--nan-policy", help="signal: interpolate | reject"),
+                flat_policy: Optional[str] = typer.Option(None, "--flat-policy", help="signal: reject | keep"),
+                min_duration_s: Optional[float] = typer.Option(None, "--min-duration-s", help="signal: shortest usable recording."),
+                bands: Optional[str] = typer.Option(None, help="bands: NAME:LOW-HIGH,... in Hz (default theta:4-8,alpha:8-14,beta:14-31,gamma:31-49)."),
+                window_s: Optional[float] = typer.Option(None, "--window-s", help="bands: window length, s (default 1)."),
+                hop_s: Optional[float] = typer.Option(None, "--hop-s", help="bands: window hop, s (default 1: no overlap)."),
+                order: Optional[int] = typer.Option(None, help="bands: Butterworth order (default 5)."),
+                filter: Optional[str] = typer.Option(None, "--filter", help="bands: window-lfilter (TorchEEG's) | trial-sosfiltfilt"),
+                log: Optional[str] = typer.Option(None, help="bands: log2 (TorchEEG's) | ln"),
                 config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
                 scheduler: Optional[str] = SchedulerOpt, workers: int = WorkersOpt, processes: bool = ProcessesOpt,
                 recording: Optional[list[str]] = RecordingsOpt, as_json: bool = JsonOpt) -> int:
-    """Preprocess EEG with MNE (filter, notch, re-reference, resample) into the cache."""
-    return extract_from_options("eeg", "eeg", locals())
+    """Preprocess EEG with MNE (filter, notch, re-reference, resample), or band DE per window (--features bands), into the cache."""
+    return extract_from_options(eeg_extractor_name(features), "eeg", locals())
 
 
 @extract_app.command("ecg")

@@ -26,7 +26,7 @@ from pipeline.modalities import DEFAULT_EXTRACTORS, default_extractor
 # Parameters of extract commands that say how and where to run, not what to compute. `extractor`
 # and `encoder` choose the registry entry; every other parameter is a config field.
 RUN_PARAMETERS = frozenset({"manifest", "cache", "config", "set_", "scheduler", "workers", "processes",
-                            "recording", "as_json", "extractor", "encoder", "head",
+                            "recording", "as_json", "extractor", "encoder", "head", "features",
                             "teacher"})
 
 
@@ -95,6 +95,16 @@ def extract_from_options(name: str | None, section: str, params: dict[str, Any])
                        parse_set_options(params["set_"]))
     return run_extraction(name, params["manifest"], params["cache"], cfg, params["scheduler"], params["workers"],
                           params["recording"], params["as_json"], params["processes"])
+
+
+def eeg_extractor_name(features: str) -> str:
+    """``cli extract eeg --features signal|bands``: the continuous EEG or band DE per window."""
+    from pipeline.errors import ConfigError
+
+    names = {"signal": "eeg", "bands": "eeg-bands"}
+    if features not in names:
+        raise ConfigError(f"--features '{features}': choose {' or '.join(names)}.")
+    return names[features]
 
 
 def video_extractor_name(encoder: str | None, head: str) -> str:

@@ -21,6 +21,11 @@ def default_extractor(modality: str) -> str:
         raise ConfigError(f"unknown modality '{modality}'. Known modalities: "
                           f"{', '.join(DEFAULT_EXTRACTORS)}.") from None
 
+# Groups stage two reads only when pinned by name (``--extractors eeg:eeg-bands``), never as a
+# modality's default input: windowed features (band DE per window, not a continuous signal) and
+# classifier logits (the VATE teacher's input, not the encoder tokens the fusion model reads).
+NOT_DEFAULT_INPUTS = frozenset({"eeg-bands", "vivit_logits", "timesformer_logits"})
+
 # Derived teacher groups (``pipeline.derived``) live under their own cache modality, so they never
 # stand in for a modality's input. Stage two's ``--teacher NAME:PART`` reads, per teacher NAME and
 # PART, the array of targets (S, D) and its per-row validity (None: every row is valid).

@@ -18,7 +18,7 @@ from pipeline.current import current_pointers
 from pipeline.errors import CacheError
 from pipeline.fingerprint import fingerprint
 from pipeline.manifest import Manifest
-from pipeline.modalities import default_extractor
+from pipeline.modalities import NOT_DEFAULT_INPUTS, default_extractor
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def read_current_group(cache: FeatureCache, modality: str, extractor: str | None
     ``cli extract ...`` command that builds or finishes the group.
     """
     pointers = current_pointers(cache).get(modality, {})
+    if extractor is None:  # windowed features and logits are read only when asked for by name
+        pointers = {name: p for name, p in pointers.items() if name not in NOT_DEFAULT_INPUTS}
     if extractor is not None:
         pointer = pointers.get(extractor)
     else:

@@ -77,7 +77,7 @@ def _extract_commands() -> dict[str, click.Command]:
 
 # The extractors each command can run: `extract audio` serves the paralinguistic extractor and,
 # with --encoder, the speech encoders, so its options are the union of both configs' fields.
-EXTRACTORS = {"eeg": ["eeg"], "ecg": ["ecg"], "audio": ["audio", "hubert", "wav2vec2"],
+EXTRACTORS = {"eeg": ["eeg", "eeg-bands"], "ecg": ["ecg"], "audio": ["audio", "hubert", "wav2vec2"],
               "video": ["vivit", "clip", "timesformer", "vivit_logits"], "teacher": ["vate"]}
 # Commands that build derived groups from other cache groups: `extract all` does not run them.
 DERIVED_COMMANDS = {"teacher"}
