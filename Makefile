@@ -58,7 +58,7 @@ bench: $(STAMP)
 # TorchEEG 1.1.3 in its own venv (it pins scipy<=1.10.1 and brings Lightning; not an eegavi
 # dependency). torch first, pinned, so the resolver never fetches a CUDA build. eegavi goes in
 # without its dependencies (they would clash with TorchEEG's scipy pin); the cache reader needs
-# only zarr, pyyaml and pydantic on top. Used by `python bench/peer_torcheeg.py` (see BENCHMARKS.md).
+# only zarr, pyyaml and pydantic on top. Used by `python -m bench.peer_torcheeg` (see BENCHMARKS.md).
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 

@@ -11,7 +11,7 @@ channels: band power of those channels predicts valence.
 Files are written to a temporary name and renamed, so an interrupted run never leaves a truncated
 ``sNN.dat``; existing files are reused (same seed, same bytes).
 
-    python bench/deap_synth.py --out bench/.data/deap --subjects 32
+    python -m bench.deap_synth --out bench/.data/deap --subjects 32
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """eegavi side by side with TorchEEG 1.1.3 on a DEAP-sized dataset: same files, same features, one run.
 
     make bench-peers                                  # TorchEEG in .venv-peers (once)
-    python bench/peer_torcheeg.py --subjects 32 --record
+    python -m bench.peer_torcheeg --subjects 32 --record
 
 Both tools turn ``data_preprocessed_python/sNN.dat`` into band differential entropy (theta, alpha,
 beta, gamma per EEG channel) of 1 s windows without overlap after the 3 s baseline, cached, with 2
@@ -28,13 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench import deap_synth
+from bench.band_windows import BandWindows
+from bench.proc_measure import Measured, disk_bytes, run
+from pipeline.eeg_bands import band_de
 
-from bench import deap_synth  # noqa: E402
-from bench.band_windows import BandWindows  # noqa: E402
-from bench.proc_measure import Measured, disk_bytes, run  # noqa: E402
-from pipeline.eeg_bands import band_de  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 _log = logging.getLogger("peer_torcheeg")
 BANDS = {"theta": [4, 8], "alpha": [8, 14], "beta": [14, 31], "gamma": [31, 49]}
@@ -65,7 +64,7 @@ class Sides:
 
     def torcheeg(self, command: str, io_path: str, bands: dict = BANDS, kill_after_s: float | None = None,
                  out: Path | None = None) -> Measured:
-        cmd = [str(self.peer), "bench/torcheeg_side.py", command, "--root", str(self.data), "--io-path",
+        cmd = [str(self.peer), "-m", "bench.torcheeg_side", command, "--root", str(self.data), "--io-path",
                str(self.work / io_path), "--bands", json.dumps(bands), "--workers", str(self.workers)]
         return run(cmd + (["--out", str(out)] if out else []), cwd=REPO, kill_after_s=kill_after_s)
 
@@ -203,7 +202,7 @@ def _save(sides: Sides, r: dict) -> None:
 
 
 def sides_interop(sides: Sides, group: str) -> dict:
-    res = run([str(sides.peer), "bench/torcheeg_side.py", "interop", "--cache", str(sides.work / "clean.zarr"),
+    res = run([str(sides.peer), "-m", "bench.torcheeg_side", "interop", "--cache", str(sides.work / "clean.zarr"),
                "--manifest", str(sides.manifest), "--group", group, "--subjects", "1"], cwd=REPO)
     return res.json() if res.rc == 0 else {"error": res.stderr.strip()[-500:]}
 
@@ -339,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         work.mkdir(parents=True)
         result = measure(Sides(data, work, args.peer_python, args.workers), args.seed)
         (work / "results.json").write_text(json.dumps(result, indent=1))
-    md = (f"{SECTION}\n\n```\nmake bench-peers\npython bench/peer_torcheeg.py --subjects {args.subjects} "
+    md = (f"{SECTION}\n\n```\nmake bench-peers\npython -m bench.peer_torcheeg --subjects {args.subjects} "
           f"--record\n```\n\n{_setting(args)}\n\n{table(result)}\n\n{targets(result)}\n\n{READING}\n")
     print(md)
     if args.record:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # eegavi's pipeline for `interop`
 
 
 def _dataset(root: Path, io_path: Path, bands: dict, workers: int):
