@@ -101,7 +101,8 @@ def train(cfg: TrainConfig, ctx: DistributedContext | None = None,
 def _train(cfg: TrainConfig, ctx: DistributedContext, device: torch.device,
            progress: ProgressCallback | None) -> dict[str, Any]:
     run = Path(cfg.runtime.out)
-    if not cfg.runtime.resume and any(run.glob("fold*/last.pt")):
+    # a network run leaves last.pt per fold; a finished run (classic ones write no checkpoints) summary.json
+    if not cfg.runtime.resume and (any(run.glob("fold*/last.pt")) or (run / "summary.json").exists()):
         raise ConfigError(f"{run}: already holds a run. Pass --resume to continue it or choose another --out.")
     prep, folds = _validated(cfg)  # everything that can be wrong is found before anything is written
     ddp.barrier(ctx)  # every rank has checked before rank 0 writes

@@ -77,6 +77,16 @@ def test_classic_mode_recovers_the_planted_band_power_effect(dataset: Path, tmp_
     assert not (tmp_path / "run" / "fold0" / "best.pt").exists()
 
 
+def test_a_finished_classic_run_is_not_overwritten_without_resume(dataset: Path, tmp_path: Path) -> None:
+    """Classic runs write no checkpoints; the finished run's summary still guards its folder."""
+    cfg = config(dataset, tmp_path / "run", fusion="classic", labels=("valence",), max_folds=1)
+    train(cfg)
+    before = (tmp_path / "run" / "summary.json").read_text()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(cfg)
+    assert (tmp_path / "run" / "summary.json").read_text() == before
+
+
 def test_classic_mode_refuses_regression(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="classic"):
         config(dataset, tmp_path / "run", fusion="classic", task="regression")
