@@ -115,6 +115,9 @@ class EEGBands(BaseExtractor):
         de = band_de(data, sfreq, cfg.bands, win, hop, cfg.order, cfg.filter, cfg.log)   # (W, C, B)
         starts = np.arange(de.shape[0]) * hop / sfreq + stream.offset_s
         times = np.stack([starts, starts + win / sfreq], axis=1)             # (W, 2) [start, end)
+        # de (window, channel, band): 0.5 * log(2 pi e var) of the band-passed window in microvolts
         return FeatureArrays(times_s=times, arrays={"de": de.astype(np.float32)},
                              attrs={"sfreq": sfreq, "ch_names": list(names),
-                                    "bands": [n for n, _, _ in cfg.bands]})
+                                    "bands": [n for n, _, _ in cfg.bands]},
+                             dims={"de": ("time", "channel", "band")}, units={"de": f"{cfg.log}(uV)"},
+                             coords={"channel": list(names), "band": [n for n, _, _ in cfg.bands]})
