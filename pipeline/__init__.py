@@ -7,15 +7,25 @@ The public API for notebooks and other frameworks (stage two and ``cli.py`` use 
     view.groups()                                     # every extractor group, newest first
     ds = view.dataset("eeg", "s01_t01", "eeg")        # one entry as an xarray.Dataset
 
-Importing this package imports no extractor, no video or audio library and no xarray.
+The names are imported on first use (PEP 562), so importing any ``pipeline.*`` module (every CLI
+command imports ``pipeline.errors``) does not load zarr; none of them imports an extractor, a video
+or audio library, or xarray.
 """
 
-from pipeline.cache import FeatureCache, GroupInfo
-from pipeline.cache_api import CacheView, open_cache
-from pipeline.errors import CacheError, PipelineError
-from pipeline.features import FeatureArrays
-from pipeline.inputs import InputCheck, check_inputs
-from pipeline.resolve import read_current_group
+from __future__ import annotations
 
-__all__ = ["CacheError", "CacheView", "FeatureArrays", "FeatureCache", "GroupInfo", "InputCheck", "PipelineError",
-           "check_inputs", "open_cache", "read_current_group"]
+import importlib
+from typing import Any
+
+_PUBLIC = {"FeatureCache": "pipeline.cache", "GroupInfo": "pipeline.cache", "CacheView": "pipeline.cache_api",
+           "open_cache": "pipeline.cache_api", "CacheError": "pipeline.errors", "PipelineError": "pipeline.errors",
+           "FeatureArrays": "pipeline.features", "InputCheck": "pipeline.inputs", "check_inputs": "pipeline.inputs",
+           "read_current_group": "pipeline.resolve"}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -25,7 +25,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage, signal as sps
 
 _log = logging.getLogger(__name__)
 
@@ -41,6 +40,8 @@ PEAK_METHODS = ("pantompkins1985", "neurokit", "hamilton2002", "elgendi2010", "e
 
 def bandpass(x: np.ndarray, fs: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth band-pass (forward-backward), so filtered peaks keep their time."""
+    from scipy import signal as sps  # lazily: the extractor registry imports this module
+
     high_hz = min(high_hz, 0.45 * fs)
     sos = sps.butter(order, [low_hz, high_hz], btype="band", fs=fs, output="sos")
     return sps.sosfiltfilt(sos, x)
@@ -107,6 +108,8 @@ def _candidates(x: np.ndarray, fs: float, method: str) -> np.ndarray:
 
 def _qrs_envelope(x: np.ndarray, fs: float) -> np.ndarray:
     """QRS energy: zero-phase 5-20 Hz band, squared, centred 80 ms moving average."""
+    from scipy import ndimage  # lazily: the extractor registry imports this module
+
     q = bandpass(x, fs, 5.0, 20.0)
     return ndimage.uniform_filter1d(q * q, max(int(0.08 * fs), 1))
 
@@ -182,6 +185,8 @@ def _drop_flutter(idx: np.ndarray, env: np.ndarray, ratio: float, peak_ratio: fl
     record's median, this is ventricular flutter/fibrillation, with no discrete beats to time. The
     peak term spares beats buried in noise: their QRS stays as strong as elsewhere.
     """
+    from scipy import ndimage  # lazily: the extractor registry imports this module
+
     if idx.size < run or ratio <= 0:
         return idx
     peak = env[idx]
@@ -201,6 +206,8 @@ def _search_back(idx: np.ndarray, env: np.ndarray, min_gap: int, gap_factor: flo
     QRS-energy peak ``min_gap`` from both neighbours with ``amp_ratio`` of their local median
     energy and ``snr`` times the gap's median (not in flutter); within ``t_wave`` samples of the
     previous beat and under half its energy it is that beat's T wave (their rule)."""
+    from scipy import ndimage  # lazily: the extractor registry imports this module
+
     if idx.size < 4:
         return idx
     rr = np.diff(idx)
