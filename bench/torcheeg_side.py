@@ -4,8 +4,8 @@
              num_worker) as TorchEEG's DEAP tutorial does; prints a JSON line (seconds in the
              constructor, whether it processed or read an existing io_path, window count).
     dump     the windows an io_path returns, as an .npz (subject, trial, window k, de).
-    interop  train torcheeg.models.CCNN for one epoch on eegavi's cached band DE (read through the
-             cache reader of eegavi's pipeline; no TorchEEG dataset involved).
+    interop  train torcheeg.models.CCNN for one epoch on eegavi's cached band DE, read through
+             eegavi's public ``fusion.FeatureWindowDataset`` (no TorchEEG dataset involved).
 
 Each command prints one JSON object on its last stdout line; the driver parses it.
 """
@@ -56,26 +56,28 @@ def dump(args: argparse.Namespace) -> dict:
 
 
 def interop(args: argparse.Namespace) -> dict:
-    """One epoch of CCNN on eegavi's cache: TorchEEG users keep their model and read our cache."""
+    """One epoch of CCNN on eegavi's cache through ``fusion.FeatureWindowDataset``: TorchEEG users
+    keep their model and transforms and read our cache instead of an io_path."""
     import torch
     from torcheeg import transforms
     from torcheeg.datasets.constants import DEAP_CHANNEL_LOCATION_DICT
 
-    CCNN = _ccnn_class()
-    from bench.band_windows import BandWindows  # eegavi's cache, read without fusion's training stack
+    from fusion import FeatureWindowDataset
 
-    windows = BandWindows(args.cache, args.manifest, label="valence", group=args.group)
+    CCNN = _ccnn_class()
     grid = transforms.ToGrid(DEAP_CHANNEL_LOCATION_DICT)
     to_grid = lambda de: torch.as_tensor(grid(eeg=de)["eeg"], dtype=torch.float32)  # (4, 9, 9)  # noqa: E731
-    dataset = windows.torch_dataset(to_grid)
-    if args.subjects:  # one epoch over the first subjects only: CCNN on 2 shared cores is slow
-        dataset = torch.utils.data.Subset(dataset, np.flatnonzero(windows.keys[:, 0] <= args.subjects).tolist())
+    # one epoch over the first subjects only: CCNN on 2 shared cores is slow
+    subjects = [f"deap-s{s:02d}" for s in range(1, args.subjects + 1)] if args.subjects else None
+    dataset = FeatureWindowDataset(args.manifest, cache=args.cache, group=args.group, labels=("valence",),
+                                   subjects=subjects, transform=to_grid)
     loader = torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True)
     torch.manual_seed(0)
-    model = CCNN(num_classes=2, in_channels=len(windows.bands), grid_size=(9, 9))
+    model = CCNN(num_classes=2, in_channels=dataset.features.shape[-1], grid_size=(9, 9))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     t0, seen, correct, losses = time.perf_counter(), 0, 0, []
-    for x, y in loader:
+    for batch in loader:
+        x, y = batch["features"], batch["labels"][:, 0].long()
         opt.zero_grad()
         logits = model(x)                                     # (B, 2)
         loss = torch.nn.functional.cross_entropy(logits, y)
@@ -86,7 +88,7 @@ def interop(args: argparse.Namespace) -> dict:
         correct += int((logits.argmax(1) == y).sum())
     return {"windows": seen, "batches": len(losses), "first_loss": losses[0], "last_loss": losses[-1],
             "train_accuracy": correct / max(seen, 1), "seconds": time.perf_counter() - t0,
-            "group": windows.group_path, "subjects": args.subjects}
+            "group": dataset.group_path, "subjects": args.subjects}
 
 
 def _ccnn_class() -> type:

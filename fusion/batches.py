@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from fusion.data import WindowSet
+from fusion.label_targets import label_targets
 from fusion.normalise import Normaliser
 from fusion.stream_kinds import stream_kind
-from pipeline.errors import ConfigError
 from pipeline.manifest import LabelScale
 
 
@@ -53,22 +53,8 @@ class Batch:
 
 def encode_labels(ws: WindowSet, labels: tuple[str, ...], task: str, scales: dict[str, LabelScale],
                   thresholds: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-recording label targets (R, L) and presence mask: binary = the label scale's rule
-    (``LabelScale.binarize``: > or >= its threshold); regression = value rescaled to [0, 1] by the scale."""
-    missing = [name for name in labels if name not in scales]
-    if missing:
-        raise ConfigError(f"labels {missing} have no label scale in the manifest (known: {sorted(scales)}). "
-                          "Fix --labels or add label_scales.")
-    y = np.zeros((len(ws.features), len(labels)), np.float32)
-    m = np.zeros_like(y, dtype=bool)
-    for i, rf in enumerate(ws.features):
-        for j, name in enumerate(labels):
-            if name not in rf.rec.labels:
-                continue
-            v, sc = float(rf.rec.labels[name]), scales[name]
-            y[i, j] = sc.binarize(v, thresholds.get(name)) if task == "binary" else (v - sc.min) / (sc.max - sc.min)
-            m[i, j] = True
-    return y, m
+    """Per-recording label targets (R, L) and presence mask of a window set (``label_targets``)."""
+    return label_targets([rf.rec for rf in ws.features], labels, task, scales, thresholds)
 
 
 def _gather(items_arr: np.ndarray, lo: int, n: int, pad: int) -> np.ndarray:
