@@ -17,6 +17,16 @@ BENCHMARKS.md. Data is generated once into bench/.data/deap and reused.
 
 from __future__ import annotations
 
+if __name__ == "__main__" and not __package__:  # run by its file path: run it as the module it is
+    import os
+    import sys
+    from pathlib import Path
+
+    if Path.cwd().resolve() != Path(__file__).resolve().parents[1]:
+        raise SystemExit(f"run it from the repository root ({Path(__file__).resolve().parents[1]}): "
+                         "python -m bench.peer_torcheeg --subjects 32")
+    os.execv(sys.executable, [sys.executable, "-m", "bench.peer_torcheeg", *sys.argv[1:]])
+
 import argparse
 import json
 import logging

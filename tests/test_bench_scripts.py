@@ -27,3 +27,12 @@ def test_no_document_cites_the_old_script_commands() -> None:
     for doc in ("BENCHMARKS.md", "Makefile", "bench/gpu_checks.sh", *(f"bench/{p.name}" for p in SCRIPTS)):
         text = (REPO / doc).read_text()
         assert "python bench/" not in text and '"$py" bench/' not in text, doc
+
+
+def test_the_torcheeg_comparison_also_runs_by_file_path_as_its_issue_spells_it(tmp_path: Path) -> None:
+    script = str(REPO / "bench" / "peer_torcheeg.py")
+    done = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--subjects" in done.stdout, done.stderr
+    elsewhere = subprocess.run([sys.executable, script, "--help"], cwd=tmp_path, capture_output=True, text=True,
+                               timeout=120)
+    assert elsewhere.returncode == 1 and "python -m bench.peer_torcheeg" in elsewhere.stderr
