@@ -366,7 +366,7 @@ def _setting(args: argparse.Namespace) -> str:
             f"40 channels x 8,064 samples, float64, Python-2-style protocol-2 pickles), 1 s windows without overlap "
             f"after the 3 s baseline ({args.subjects * 40 * 60:,} windows), band DE of theta/alpha/beta/gamma on "
             f"the 32 EEG channels, {args.workers} local workers on each side (eegavi: threads of its Dask local cluster; TorchEEG: joblib processes), "
-            f"on the 2 shared CPU cores of the development machine with other jobs running: absolute times are noisy, "
+            f"on the 2 shared CPU cores of the development machine: absolute times are noisy, "
             f"ratios come from the same run.")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.manifest import SAFE_LOADER
 
 
 def read_config_section(path: Path | None, section: str) -> dict[str, Any]:
@@ -20,7 +21,7 @@ def read_config_section(path: Path | None, section: str) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(f"{path}: config file not found. Fix --config.")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=SAFE_LOADER) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e}). Fix --config.") from e
     if not isinstance(data, dict):

@@ -17,7 +17,9 @@ complete entry or none. Stage one writes through ``write_entry``; stage two read
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +109,33 @@ def _subgroups(root: zarr.Group, path: str) -> list[tuple[str, zarr.Group]]:
         except (FileNotFoundError, ValueError) as e:
             _log.warning("%s/%s: metadata unreadable (%s: %s); treated as absent", path, name, type(e).__name__, e)
     return children
+
+
+def _local_complete_marks(group_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """``complete_entries`` of a local store, read from each entry's ``zarr.json`` directly.
+
+    Why: opening 1,280 entries through zarr's async layer took 4 s of a no-op ``cli extract`` on
+    32 DEAP subjects; the Zarr v3 metadata file of a group is plain JSON with its ``attributes``, so
+    reading it is the same question answered in 0.1 s. Torn metadata is absent, with a warning, as
+    in ``_subgroups``.
+    """
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in sorted(os.scandir(group_dir), key=lambda e: e.name):
+        if not rec.is_dir():
+            continue
+        for stream in sorted(os.scandir(rec.path), key=lambda e: e.name):
+            meta = Path(stream.path) / "zarr.json"
+            if not stream.is_dir() or not meta.is_file():
+                continue
+            try:
+                node = json.loads(meta.read_bytes())
+            except ValueError as e:
+                _log.warning("%s: metadata unreadable (%s: %s); treated as absent", meta, type(e).__name__, e)
+                continue
+            mark = node.get("attributes", {}).get(ENTRY_KEY) if node.get("node_type") == "group" else None
+            if mark and mark.get("complete"):
+                out[(rec.name, stream.name)] = dict(mark)
+    return out
 
 
 class FeatureCache:
@@ -268,6 +297,8 @@ class FeatureCache:
         root = self._open_root(create=False)
         if root is None or group_path not in root:
             return {}
+        if self.is_local:
+            return _local_complete_marks(Path(self.location) / group_path)
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for rec_id, _ in _subgroups(root, group_path):
             for stream, entry in _subgroups(root, f"{group_path}/{rec_id}"):

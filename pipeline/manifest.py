@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.errors import ManifestError
 
+# libyaml's safe loader when PyYAML was built with it (the wheels are): the same documents and
+# types as yaml.safe_load, parsed about 10x faster (a 1,280-recording DEAP manifest: 0.2 s, not 2 s).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MODALITY_KINDS = ("eeg", "ecg", "video", "audio")
 FORMATS: dict[str, tuple[str, ...]] = {
     "eeg": ("edf", "bdf", "fif", "set", "vhdr", "deap_dat", "deap_mat", "dreamer_mat", "amigos_mat", "npy"),
@@ -294,7 +297,7 @@ def load_manifest(path: str | Path, check_files: bool = True) -> Manifest:
     if not path.exists():
         raise ManifestError(["file not found. Pass --manifest PATH or create it (cli synth demo writes one)."], str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     except yaml.YAMLError as e:
         raise ManifestError([f"not valid YAML: {e}"], str(path)) from e
     return parse_manifest(raw, path, check_files=check_files)

@@ -162,3 +162,21 @@ def test_torn_entry_does_not_hide_the_others_and_is_rebuilt(eeg_dataset: Path) -
     again = _run(eeg_dataset)
     assert (again.done, again.skipped, again.failed) == (1, 2, 0)
     assert set(cache.complete_entries(group)) == {("r0", "eeg"), ("r1", "eeg"), ("r2", "eeg")}
+
+
+def test_local_scan_of_completion_marks_answers_as_zarr_does(tmp_path: Path) -> None:
+    """complete_entries reads a local store's zarr.json files directly (fast no-op reruns); it must
+    give the zarr layer's answer: complete entries with their marks, torn and unfinished ones absent."""
+    cache = FeatureCache(tmp_path / "c.zarr")
+    g = cache.create_group("eeg", "x", {"extractor": "x", "version": "1", "config": {}, "weights": {}, "libraries": {}}, {})
+    for rec in ("a", "b", "c"):
+        for stream in ("eeg", "eeg2"):
+            cache.write_entry(g.path, rec, stream, FeatureArrays(np.arange(3.0), {"v": np.ones((3, 2))}, {"k": rec}), "h")
+    meta = tmp_path / "c.zarr" / g.path / "b" / "eeg" / "zarr.json"
+    meta.write_text(meta.read_text()[:20])                                  # torn by a crash
+    zarr.open_group(str(tmp_path / "c.zarr"), mode="r+").require_group(f"{g.path}/c/unfinished")   # no mark yet
+    fast = cache.complete_entries(g.path)
+    cache.is_local = False                                                   # the zarr path (remote stores)
+    assert fast == cache.complete_entries(g.path)
+    assert set(fast) == {("a", "eeg"), ("a", "eeg2"), ("b", "eeg2"), ("c", "eeg"), ("c", "eeg2")}
+    assert fast[("a", "eeg")]["attrs"] == {"k": "a"} and fast[("a", "eeg")]["input_hash"] == "h"
