@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ConfigError
-from pipeline.manifest import SAFE_LOADER
+from pipeline.yaml_memo import SAFE_LOADER
 
 
 def read_config_section(path: Path | None, section: str) -> dict[str, Any]:
