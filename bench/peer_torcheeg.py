@@ -273,7 +273,7 @@ def table(r: dict) -> str:
         ("(d) bytes on disk (allocated)", _mb(e["bytes"]), _mb(t["bytes"]), _ratio(t["bytes"], e["bytes"])),
         ("(e) SIGKILL at", f"{e['kill']['at_s']:.1f} s ({e['kill']['at_fraction']:.0%} of build)",
          f"{t['kill']['at_s']:.1f} s ({t['kill']['at_fraction']:.0%} of build)", ""),
-        ("(e) rerun after kill, wall", f"{e['kill']['rerun_s']:.1f} s", f"{t['kill']['rerun_s']:.1f} s", ""),
+        ("(e) rerun after kill, wall", _rerun_cell(e["kill"]), _rerun_cell(t["kill"]), ""),
         ("(e) windows missing / duplicated / differing", _kill_cell(e["kill"]), _kill_cell(t["kill"]), ""),
     ]
     lines = ["| measure | eegavi | TorchEEG 1.1.3 | TorchEEG / eegavi |", "| --- | ---: | ---: | ---: |"]
@@ -339,6 +339,13 @@ folder also holds one raw 3 s baseline average per trial and an info.csv per sub
 
 def _first_subjects(n: int | None) -> str:
     return "every subject" if not n else "subject 1" if n == 1 else f"subjects 1-{n}"
+
+
+def _rerun_cell(k: dict) -> str:
+    """The rerun's time and what it did: eegavi's counts of rebuilt/kept entries, TorchEEG's windows."""
+    what = (f" ({k['done']} recordings rebuilt, {k['skipped']} kept)" if "done" in k else
+            f" (read back: {k['windows']:,} windows)" if k.get("processed") is False else "")
+    return f"{k['rerun_s']:.1f} s{what}"
 
 
 def _kill_cell(k: dict) -> str:
