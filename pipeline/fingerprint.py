@@ -93,6 +93,7 @@ class InputHasher:
         self.memo_path = memo_path
         self._lock = threading.Lock()
         self._memo: dict[str, list] = {}
+        self._seen: dict[Path, str] = {}   # this pass: a file shared by many recordings (DEAP: 40) is stat'ed once
         self._dirty = False
         if memo_path is not None and memo_path.exists():
             try:
@@ -101,6 +102,12 @@ class InputHasher:
                 self._memo = {}
 
     def file_hash(self, path: Path) -> str:
+        if path in self._seen:
+            return self._seen[path]
+        self._seen[path] = digest = self._file_hash(path)
+        return digest
+
+    def _file_hash(self, path: Path) -> str:
         st = path.stat()
         key = str(path.resolve())
         stamp = [st.st_size, st.st_mtime_ns]
