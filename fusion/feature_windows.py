@@ -46,16 +46,18 @@ class FeatureWindowDataset(torch.utils.data.Dataset):
         fc = FeatureCache(str(cache or m.cache))
         self.group_path = group or read_current_group(fc, modality, extractor).path
         info = fc.group(self.group_path)
+        keep_ids = None if recordings is None else set(recordings)
+        keep_subjects = None if subjects is None else set(subjects)
         chosen = [(rec, s.name) for rec in m.recordings for s in rec.streams_of(info.modality)
-                  if (recordings is None or rec.id in set(recordings))
-                  and (subjects is None or rec.subject in set(subjects))]
+                  if (keep_ids is None or rec.id in keep_ids) and (keep_subjects is None or rec.subject in keep_subjects)]
         if not chosen:
-            raise ConfigError(f"{m.path}: no {info.modality} recording matches recordings={recordings}, "
-                              f"subjects={subjects}. Check the ids against the manifest.")
+            raise ConfigError(f"{m.path}: no {info.modality} recording matches recordings={keep_ids}, "
+                              f"subjects={keep_subjects}. Check the ids against the manifest.")
         _require_complete(fc, self.group_path, chosen, build_command(info.modality, info.extractor, info))
         self.labels = tuple(labels)
         self.transform = transform
-        rows, starts, recs, index, self.attrs = [], [], [], [], {}
+        rows, starts, recs, index = [], [], [], []
+        self.attrs: dict[str, Any] = {}    # the extractor's per-entry facts (bands, ch_names: alike across entries)
         for i, (rec, stream) in enumerate(chosen):
             feats = fc.read_entry(self.group_path, rec.id, stream)
             if array not in feats.arrays:

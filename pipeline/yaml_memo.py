@@ -53,13 +53,16 @@ def _write(memo: Path, key: bytes, value: Any) -> None:
     """Write the memo atomically; a value marshal cannot hold (dates) or a read-only folder: no memo."""
     try:
         body = marshal.dumps(value)
+    except ValueError:
+        return
+    try:
         fd, tmp = tempfile.mkstemp(dir=memo.parent, prefix=memo.name, suffix=".tmp")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(key + body)
         os.chmod(tmp, 0o644)                  # mkstemp makes 0600; the memo is as readable as the YAML
         os.replace(tmp, memo)
-    except (OSError, ValueError):
-        try:
-            os.unlink(tmp)  # type: ignore[possibly-undefined]
-        except (OSError, NameError):
-            pass
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
