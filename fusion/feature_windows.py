@@ -49,7 +49,8 @@ class FeatureWindowDataset(torch.utils.data.Dataset):
         keep_ids = None if recordings is None else set(recordings)
         keep_subjects = None if subjects is None else set(subjects)
         chosen = [(rec, s.name) for rec in m.recordings for s in rec.streams_of(info.modality)
-                  if (keep_ids is None or rec.id in keep_ids) and (keep_subjects is None or rec.subject in keep_subjects)]
+                  if (keep_ids is None or rec.id in keep_ids)
+                  and (keep_subjects is None or rec.subject in keep_subjects)]
         if not chosen:
             raise ConfigError(f"{m.path}: no {info.modality} recording matches recordings={keep_ids}, "
                               f"subjects={keep_subjects}. Check the ids against the manifest.")
