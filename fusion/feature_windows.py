@@ -19,9 +19,9 @@ import torch
 
 from fusion.label_targets import label_targets
 from pipeline.cache import FeatureCache
-from pipeline.errors import CacheError, ConfigError
+from pipeline.errors import ConfigError
 from pipeline.manifest import Manifest, Recording, load_manifest
-from pipeline.resolve import build_command, read_current_group
+from pipeline.resolve import check_complete, read_current_group
 
 
 class FeatureWindowDataset(torch.utils.data.Dataset):
@@ -54,7 +54,7 @@ class FeatureWindowDataset(torch.utils.data.Dataset):
         if not chosen:
             raise ConfigError(f"{m.path}: no {info.modality} recording matches recordings={keep_ids}, "
                               f"subjects={keep_subjects}. Check the ids against the manifest.")
-        _require_complete(fc, self.group_path, chosen, build_command(info.modality, info.extractor, info))
+        check_complete(fc, info, m, recordings={rec.id for rec, _ in chosen})
         self.labels = tuple(labels)
         self.transform = transform
         rows, starts, recs, index = [], [], [], []
@@ -98,10 +98,3 @@ class FeatureWindowDataset(torch.utils.data.Dataset):
                 "subject": self.recordings[r].subject, "recording": self.recordings[r].id,
                 "window": int(self.window[i]), "start_s": float(self.start_s[i])}
 
-
-def _require_complete(fc: FeatureCache, group: str, chosen: list[tuple[Recording, str]], command: str) -> None:
-    done = fc.complete_entries(group)
-    missing = [f"{rec.id}/{stream}" for rec, stream in chosen if (rec.id, stream) not in done]
-    if missing:
-        raise CacheError(f"{fc.location}: {group} lacks {len(missing)} of {len(chosen)} recording streams "
-                         f"(e.g. {', '.join(missing[:3])}). Finish it with `{command}`.")

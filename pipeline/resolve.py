@@ -79,10 +79,11 @@ def _check_recorded_fingerprint(cache: FeatureCache, group: GroupInfo, pointer: 
 
 
 def check_complete(cache: FeatureCache, group: GroupInfo, manifest: Manifest,
-                   streams: list[str] | None = None) -> None:
-    """CacheError unless every recording stream of the manifest (of ``streams``) has a complete entry."""
+                   streams: list[str] | None = None, recordings: set[str] | None = None) -> None:
+    """CacheError unless every recording stream of the manifest (of ``streams``, of ``recordings``)
+    has a complete entry."""
     expected = {(r.id, s.name) for r in manifest.recordings for s in r.streams_of(group.modality)
-                if streams is None or s.name in streams}
+                if (streams is None or s.name in streams) and (recordings is None or r.id in recordings)}
     missing = expected - set(cache.complete_entries(group.path))
     if missing:
         example = ", ".join(f"{r}/{s}" for r, s in sorted(missing)[:3])

@@ -80,7 +80,7 @@ def test_incomplete_group_names_the_command_that_finishes_it(bands_cache, tmp_pa
     shutil.copytree(load_manifest(manifest, check_files=False).cache, copy)
     ds = FeatureWindowDataset(manifest, cache=copy)
     shutil.rmtree(copy / ds.group_path / "deap-s02-v01")       # one recording's entry lost
-    with pytest.raises(CacheError, match=r"lacks 1 of 4 .*deap-s02-v01.*Finish it with `cli "):
+    with pytest.raises(CacheError, match=r"1 of 4 recording streams missing .*deap-s02-v01.*Finish it with `cli "):
         FeatureWindowDataset(manifest, cache=copy)
     assert len(FeatureWindowDataset(manifest, cache=copy, subjects=["deap-s01"])) == 120
 
